@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev drivers: p2p, a PCI device whose BAR is published for P2PDMA: a
+ * page pool over the BAR, user-mapped pages (one pgmap reference each) or,
+ * in the legacy regime, kernel allocations (one pgmap reference each).
+ */
+#include <stdlib.h>
+
+#include "device_internal.h"
+
+struct zd_p2p_kalloc {
+	unsigned long first; /* page index */
+	unsigned long nr;
+};
+
+struct zd_p2p {
+	unsigned long nr_pages;
+	unsigned char *used; /* pool: one byte per page */
+	unsigned long nr_free;
+	struct zd_p2p_kalloc *kallocs;
+	size_t nr_kallocs;
+};
+
+static unsigned long zd_p2p_index(struct zd_device *dev, struct zd_folio *folio)
+{
+	return folio->pfn - zd_pgmap_pfn_first(dev->pgmaps[0], 0);
+}
+
+static void zd_p2p_pool_free(struct zd_device *dev, unsigned long first, unsigned long nr)
+{
+	struct zd_p2p *p = dev->priv;
+	unsigned long i;
+
+	zd_spin_lock(&dev->lock);
+	for (i = first; i < first + nr; i++) {
+		if (p->used[i]) {
+			p->used[i] = 0;
+			p->nr_free++;
+		}
+	}
+	zd_spin_unlock(&dev->lock);
+}
+
+/* folio_free: the page returns to the pool and its pgmap reference goes. */
+static void zd_p2p_folio_free(struct zd_folio *folio)
+{
+	struct zd_device *dev = zd_pgmap_device(folio->pgmap);
+
+	zd_p2p_pool_free(dev, zd_p2p_index(dev, folio), 1);
+	zd_atomic_long_add_return_relaxed(&dev->freed, 1);
+	zd_p2pdma_page_freed(folio);
+}
+
+static const struct zd_dev_pagemap_ops zd_p2p_pgmap_ops = {
+	.folio_free = zd_p2p_folio_free,
+};
+
+static int zd_p2p_probe(struct zd_device *dev)
+{
+	struct zd_p2p *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	dev->priv = p;
+	p->nr_pages = zd_device_nr_pages(dev);
+	p->used = calloc(p->nr_pages, 1);
+	if (!p->used)
+		return -ENOMEM;
+	p->nr_free = p->nr_pages;
+	return zd_device_add_pgmap(dev, dev->cfg.size, 0, &zd_p2p_pgmap_ops, NULL, NULL);
+}
+
+/* First fit of nr contiguous pages; returns the first index or -1. */
+static long zd_p2p_pool_alloc(struct zd_device *dev, unsigned long nr)
+{
+	struct zd_p2p *p = dev->priv;
+	unsigned long i, run = 0;
+	long first = -1;
+
+	zd_spin_lock(&dev->lock);
+	for (i = 0; i < p->nr_pages; i++) {
+		run = p->used[i] ? 0 : run + 1;
+		if (run == nr) {
+			first = (long)(i + 1 - nr);
+			break;
+		}
+	}
+	if (first >= 0) {
+		for (i = 0; i < nr; i++)
+			p->used[first + i] = 1;
+		p->nr_free -= nr;
+	}
+	zd_spin_unlock(&dev->lock);
+	return first;
+}
+
+static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
+			struct zd_folio **folios, int *nr)
+{
+	struct zd_p2p *p = dev->priv;
+	unsigned long n = 1ul << order, i;
+	struct zd_p2p_kalloc *k;
+	long first;
+	int ret = 0;
+
+	if (at >= 0 || n > ZD_DEVICE_MAX_ALLOC)
+		return -EINVAL;
+	first = zd_p2p_pool_alloc(dev, n);
+	if (first < 0)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		folios[i] = zd_device_index_folio(dev, (unsigned long)first + i);
+	for (i = 0; i < n; i++) {
+		ret = zd_p2pdma_page_get_new(folios[i], h);
+		if (ret)
+			break;
+	}
+	if (ret == -EOPNOTSUPP && i == 0) {
+		/* No user mappings in this regime: a kernel allocation, one pgmap reference. */
+		ret = zd_p2pdma_kernel_ref_get(dev->pgmaps[0]);
+		if (!ret) {
+			k = realloc(p->kallocs, (p->nr_kallocs + 1) * sizeof(*k));
+			if (!k) {
+				zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
+				ret = -ENOMEM;
+			} else {
+				p->kallocs = k;
+				p->kallocs[p->nr_kallocs++] =
+					(struct zd_p2p_kalloc){ (unsigned long)first, n };
+			}
+		}
+		if (ret)
+			zd_p2p_pool_free(dev, (unsigned long)first, n);
+		else
+			*nr = (int)n;
+		return ret;
+	}
+	if (ret) {
+		/* Undo: pages already handed over are put (and freed); the rest go back. */
+		unsigned long done = i;
+
+		for (i = 0; i < done; i++)
+			zd_folio_put(folios[i], h);
+		zd_p2p_pool_free(dev, (unsigned long)first + done, n - done);
+		return ret;
+	}
+	*nr = (int)n;
+	return 0;
+}
+
+static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr,
+		       struct zd_holder h)
+{
+	struct zd_p2p *p = dev->priv;
+	unsigned long first;
+	size_t k;
+	int i;
+
+	if (!nr)
+		return 0;
+	first = zd_p2p_index(dev, folios[0]);
+	for (k = 0; k < p->nr_kallocs; k++) {
+		if (p->kallocs[k].first == first) {
+			/* pci_free_p2pmem: back to the pool, one pgmap reference dropped. */
+			zd_p2p_pool_free(dev, first, p->kallocs[k].nr);
+			p->kallocs[k] = p->kallocs[--p->nr_kallocs];
+			zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
+			return 0;
+		}
+	}
+	for (i = 0; i < nr; i++)
+		zd_folio_put(folios[i], h);
+	return 0;
+}
+
+static unsigned long zd_p2p_nr_free(struct zd_device *dev)
+{
+	struct zd_p2p *p = dev->priv;
+	unsigned long n;
+
+	zd_spin_lock(&dev->lock);
+	n = p->nr_free;
+	zd_spin_unlock(&dev->lock);
+	return n;
+}
+
+static void zd_p2p_destroy(struct zd_device *dev)
+{
+	struct zd_p2p *p = dev->priv;
+
+	if (!p)
+		return;
+	free(p->used);
+	free(p->kallocs);
+	free(p);
+	dev->priv = NULL;
+}
+
+const struct zd_device_ops zd_p2p_ops = {
+	.probe = zd_p2p_probe,
+	.alloc = zd_p2p_alloc,
+	.free = zd_p2p_free,
+	.nr_free = zd_p2p_nr_free,
+	.destroy = zd_p2p_destroy,
+};

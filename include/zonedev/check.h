@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev: the auditor (invariants with stable IDs, violations, holder
+ * ledger), trace events in the kernel's page_ref vocabulary, and dumps.
+ */
+#ifndef ZONEDEV_CHECK_H
+#define ZONEDEV_CHECK_H
+
+#include <stdio.h>
+#include "zonedev/types.h"
+
+struct zd_world;
+struct zd_folio;
+struct zd_dev_pagemap;
+
+/* The invariants, numbered as reference/kernel-pgmap-lifecycle.md §5 where they come from. */
+enum zd_invariant {
+	ZD_INV_REFCOUNT_UNDERFLOW = 0, /* 1 */
+	ZD_INV_GET_ON_ZERO,            /* 2 */
+	ZD_INV_TAIL_REFCOUNT,          /* 3 */
+	ZD_INV_MAPCOUNT_EXCEEDS_REFCOUNT, /* 4 */
+	ZD_INV_GENERIC_REFCOUNT_ZERO,  /* 5 */
+	ZD_INV_FSDAX_CACHE_REF,        /* 6 */
+	ZD_INV_FREE_TRANSITION,        /* 7 */
+	ZD_INV_FOLIO_FREE_MISUSE,      /* 8 */
+	ZD_INV_FREE_PAGE_REFERENCED,   /* 9 */
+	ZD_INV_BAD_FOLIO_INIT,         /* 10 */
+	ZD_INV_MIGRATE_TO_RAM_UNHELD,  /* 11 */
+	ZD_INV_MEMORY_FAILURE_ARGS,    /* 12 */
+	ZD_INV_FSDAX_MISSED_WAKEUP,    /* 13 */
+	ZD_INV_PGMAP_REF_MISMATCH,     /* 14 */
+	ZD_INV_PGMAP_GET_AFTER_KILL,   /* 15 */
+	ZD_INV_MEMUNMAP_ORDER,         /* 16 */
+	ZD_INV_UNPLUG_BEFORE_DRAIN,    /* 17 */
+	ZD_INV_MEMUNMAP_BUSY_PAGE,     /* 18 */
+	ZD_INV_USE_AFTER_UNPLUG,       /* 19 */
+	ZD_INV_PGMAP_OVERLAP,          /* 20 */
+	ZD_INV_ALTMAP_MISUSE,          /* 21 */
+	ZD_INV_VMEMMAP_SHIFT_MISALIGNED, /* 22 */
+	ZD_INV_PAGE_PGMAP_MISMATCH,    /* 31 */
+	ZD_INV_STALE_COMPOUND,         /* 32 */
+	ZD_INV_SHARED_TAIL_WRITE,      /* 33 */
+	ZD_INV_REFCOUNT_UNEXPLAINED,   /* holder ledger != refcount */
+	ZD_INV_PUT_WITHOUT_REF,        /* a holder dropped a reference it never took */
+	ZD_NR_INVARIANTS,
+};
+
+struct zd_invariant_info {
+	const char *id;      /* stable kebab-case ID */
+	const char *source;  /* where the rule comes from */
+	const char *summary; /* one line */
+};
+
+const struct zd_invariant_info *zd_invariant_info(enum zd_invariant inv);
+/* -ENOENT if unknown. */
+int zd_invariant_lookup(const char *id, enum zd_invariant *out);
+
+struct zd_violation {
+	enum zd_invariant inv;
+	unsigned long pfn; /* ZD_PFN_NONE when not about one page */
+	unsigned long seq; /* trace sequence number when reported */
+	char message[200];
+};
+
+/* Report a violation (a WARN): recorded, traced, never aborts. */
+void zd_report(struct zd_world *w, enum zd_invariant inv, unsigned long pfn, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+size_t zd_violation_count(const struct zd_world *w);
+const struct zd_violation *zd_violation_get(const struct zd_world *w, size_t i);
+bool zd_violation_reported(const struct zd_world *w, enum zd_invariant inv);
+
+/*
+ * zd_audit - check every invariant the world can check now, over every
+ * pgmap, folio and holder; violations found are reported (and so stay
+ * reported). Returns the number of violations this audit found. Call at
+ * quiescence: no operation in flight.
+ */
+int zd_audit(struct zd_world *w);
+
+/* Higher layers and drivers add their part of the audit. */
+struct zd_audit;
+typedef void (*zd_audit_fn)(struct zd_world *w, struct zd_audit *a, void *arg);
+int zd_audit_register(struct zd_world *w, zd_audit_fn fn, void *arg);
+void zd_audit_unregister(struct zd_world *w, zd_audit_fn fn, void *arg);
+/* From an audit callback: `folio` is on its driver's free list. */
+void zd_audit_note_free_listed(struct zd_audit *a, struct zd_folio *folio);
+
+/* ---- Holder ledger ----------------------------------------------------- */
+
+/* How many references `h` holds on `folio` (0 when holders are not tracked). */
+long zd_holder_refs(struct zd_world *w, const struct zd_folio *folio, struct zd_holder h);
+/* Print the holders of a folio: "handle:h1=1 base=1". */
+void zd_holders_format(struct zd_world *w, const struct zd_folio *folio, char *buf, size_t n);
+/* Names for holder ids in messages (the runner names its handles). */
+typedef void (*zd_holder_namer_t)(void *arg, struct zd_holder h, char *buf, size_t n);
+void zd_world_set_holder_namer(struct zd_world *w, zd_holder_namer_t fn, void *arg);
+
+/* ---- Trace ---------------------------------------------------------------- */
+
+void zd_trace_enable(struct zd_world *w, bool on);
+/* Print every event as it is recorded (the --trace-text output), or NULL. */
+void zd_trace_set_text(struct zd_world *w, FILE *out);
+/* A marker event (e.g. the scenario line being run). */
+void zd_trace_mark(struct zd_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Name the thread recorded in the following events ("main", "T1"). */
+void zd_trace_set_thread_name(struct zd_world *w, const char *name);
+size_t zd_trace_count(const struct zd_world *w);
+/* Write the Chrome/Perfetto JSON trace. Returns 0 or -errno. */
+int zd_trace_write_json(struct zd_world *w, const char *path);
+
+/* ---- Dumps ------------------------------------------------------------------ */
+
+/* dump_page() layout for the page at pfn. */
+void zd_dump_page(struct zd_world *w, unsigned long pfn, const char *reason, FILE *out);
+void zd_dump_pgmap(struct zd_dev_pagemap *pgmap, FILE *out);
+
+#endif

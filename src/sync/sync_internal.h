@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev sync: private glue shared by the files of src/sync/ only (task and
+ * task-group layout, tracked-sleep bookkeeping). Never include it elsewhere.
+ */
+#ifndef ZONEDEV_SRC_SYNC_INTERNAL_H
+#define ZONEDEV_SRC_SYNC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "sync.h"
+
+/*
+ * Lock ordering inside src/sync/: a wait-queue bucket lock may be held while
+ * taking a task group's lock, never the other way round.
+ */
+
+/* A group of tasks whose sleeps are tracked (see sync.h, "Tasks"). */
+struct zd_task_group {
+	pthread_mutex_t lock; /* protects everything below and the tasks' state */
+	pthread_cond_t quiet; /* broadcast whenever `running` drops to zero */
+	unsigned int running; /* tasks in ZD_TASK_RUNNING */
+	unsigned int ntasks;  /* tasks started and not yet joined */
+	bool cancelled;	      /* set once by zd_task_group_cancel() */
+};
+
+struct zd_task {
+	pthread_t thread;
+	struct zd_task_group *group; /* immutable after start */
+	void (*fn)(void *arg);
+	void *arg;
+	enum zd_task_state state; /* under group->lock */
+	const char *what;	  /* under group->lock; meaningful while SLEEPING */
+};
+
+/*
+ * zd__task_sleep_begin - mark @t asleep on behalf of a wait about to block.
+ * Caller holds the wait bucket's lock. Returns -EINTR (and leaves @t
+ * running) when @interruptible and the group was cancelled, else 0.
+ */
+int zd__task_sleep_begin(struct zd_task *t, const char *what, bool interruptible);
+
+/* zd__task_wake - mark a sleeping @t running again (called by its waker). */
+void zd__task_wake(struct zd_task *t);
+
+/*
+ * zd__wait_var - the one sleeping primitive. As zd_wait_var_event(); with
+ * @interruptible false a cancelled group does not end the wait (lock
+ * acquisition): cancel only wakes it for one more look at the condition.
+ */
+int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bool interruptible);
+
+/* zd__wake_group - wake every sleeper belonging to a task of @g (cancel). */
+void zd__wake_group(struct zd_task_group *g);
+
+#endif

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev sync: tasks and task groups, threads whose sleeps are tracked so a
+ * group can be brought to quiescence (every task asleep or done) or cancelled.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sync_internal.h"
+
+static __thread struct zd_task *zd_task_self;
+
+/* zd_current_task - the calling thread's task, NULL for other threads. */
+struct zd_task *zd_current_task(void)
+{
+	return zd_task_self;
+}
+
+/* One fewer running task; wakes quiescers at zero. Caller holds g->lock. */
+static void zd_group_running_dec(struct zd_task_group *g)
+{
+	if (--g->running == 0)
+		pthread_cond_broadcast(&g->quiet);
+}
+
+/**
+ * zd_task_group_create - a new, empty, uncancelled task group.
+ *
+ * Return: the group, or NULL (errno set) when out of memory.
+ */
+struct zd_task_group *zd_task_group_create(void)
+{
+	struct zd_task_group *g = calloc(1, sizeof(*g));
+	int rc;
+
+	if (!g)
+		return NULL;
+	rc = pthread_mutex_init(&g->lock, NULL);
+	if (rc)
+		goto fail_free;
+	rc = pthread_cond_init(&g->quiet, NULL);
+	if (rc)
+		goto fail_mutex;
+	return g;
+
+fail_mutex:
+	pthread_mutex_destroy(&g->lock);
+fail_free:
+	free(g);
+	errno = rc;
+	return NULL;
+}
+
+/**
+ * zd_task_group_destroy - free @g; every task of it must have been joined.
+ *
+ * A group with unjoined tasks is a caller bug: it is left allocated (a leak
+ * the leak checker reports) rather than freed under the live tasks.
+ */
+void zd_task_group_destroy(struct zd_task_group *g)
+{
+	unsigned int left;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	left = g->ntasks;
+	pthread_mutex_unlock(&g->lock);
+	if (left)
+		return;
+	pthread_cond_destroy(&g->quiet);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+static void *zd_task_main(void *p)
+{
+	struct zd_task *t = p;
+	struct zd_task_group *g = t->group;
+
+	zd_task_self = t;
+	t->fn(t->arg);
+
+	pthread_mutex_lock(&g->lock);
+	t->state = ZD_TASK_DONE;
+	t->what = NULL;
+	zd_group_running_dec(g);
+	pthread_mutex_unlock(&g->lock);
+	zd_task_self = NULL;
+	return NULL;
+}
+
+/**
+ * zd_task_start - run @fn(@arg) on a new thread as a task of @g.
+ *
+ * The task counts as RUNNING from before this returns, so a quiesce right
+ * after the start waits for it to sleep or finish. Locking: takes g->lock.
+ *
+ * Return: the task (to be joined with zd_task_join()), or NULL with errno
+ * set to EINVAL, ENOMEM or EAGAIN.
+ */
+struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), void *arg)
+{
+	struct zd_task *t;
+	int rc;
+
+	if (!g || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->group = g;
+	t->fn = fn;
+	t->arg = arg;
+	t->state = ZD_TASK_RUNNING;
+
+	pthread_mutex_lock(&g->lock);
+	g->running++;
+	g->ntasks++;
+	pthread_mutex_unlock(&g->lock);
+
+	rc = pthread_create(&t->thread, NULL, zd_task_main, t);
+	if (rc) {
+		pthread_mutex_lock(&g->lock);
+		g->ntasks--;
+		zd_group_running_dec(g);
+		pthread_mutex_unlock(&g->lock);
+		free(t);
+		errno = rc;
+		return NULL;
+	}
+	return t;
+}
+
+/**
+ * zd_task_group_quiesce - block until no task of @g is RUNNING.
+ *
+ * Must not be called by a task of @g (it would wait for itself).
+ * Locking: g->lock.
+ */
+void zd_task_group_quiesce(struct zd_task_group *g)
+{
+	ZD_SYNC_POINT(0, g);
+	pthread_mutex_lock(&g->lock);
+	while (g->running)
+		pthread_cond_wait(&g->quiet, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* zd_task_state - @t's state at the time of the call. */
+enum zd_task_state zd_task_state(struct zd_task *t)
+{
+	enum zd_task_state s;
+
+	pthread_mutex_lock(&t->group->lock);
+	s = t->state;
+	pthread_mutex_unlock(&t->group->lock);
+	return s;
+}
+
+/**
+ * zd_task_waiting_on - the @what of @t's current sleep.
+ *
+ * Return: the string passed to the wait @t is blocked in, or NULL when @t is
+ * running or done. The string belongs to the sleeper; it stays valid only
+ * while the sleep lasts.
+ */
+const char *zd_task_waiting_on(struct zd_task *t)
+{
+	const char *what;
+
+	pthread_mutex_lock(&t->group->lock);
+	what = t->state == ZD_TASK_SLEEPING ? t->what : NULL;
+	pthread_mutex_unlock(&t->group->lock);
+	return what;
+}
+
+/**
+ * zd_task_group_cancel - make the tracked sleeps of @g's tasks fail.
+ *
+ * Every current and later interruptible sleep of a task of @g
+ * (zd_wait_var_event, zd_wait_for_completion) returns -EINTR once its
+ * condition is found false. Sleeps that cannot fail (zd_mutex_lock,
+ * zd_down_read, zd_down_write) are woken once, look at the lock again and
+ * keep waiting, still tracked, until the holder (being unwound by its own
+ * -EINTR) releases it. Locking: g->lock, then every wait bucket in turn.
+ */
+void zd_task_group_cancel(struct zd_task_group *g)
+{
+	ZD_SYNC_POINT(0, g);
+	pthread_mutex_lock(&g->lock);
+	g->cancelled = true;
+	pthread_mutex_unlock(&g->lock);
+	zd__wake_group(g);
+}
+
+/**
+ * zd_task_join - wait for @t to finish, then free it.
+ *
+ * A task cannot join itself (the join fails and @t is left alone).
+ */
+void zd_task_join(struct zd_task *t)
+{
+	struct zd_task_group *g;
+
+	if (!t)
+		return;
+	if (pthread_join(t->thread, NULL))
+		return;
+	g = t->group;
+	pthread_mutex_lock(&g->lock);
+	g->ntasks--;
+	pthread_mutex_unlock(&g->lock);
+	free(t);
+}
+
+int zd__task_sleep_begin(struct zd_task *t, const char *what, bool interruptible)
+{
+	struct zd_task_group *g = t->group;
+
+	pthread_mutex_lock(&g->lock);
+	if (interruptible && g->cancelled) {
+		pthread_mutex_unlock(&g->lock);
+		return -EINTR;
+	}
+	t->state = ZD_TASK_SLEEPING;
+	t->what = what;
+	zd_group_running_dec(g);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+void zd__task_wake(struct zd_task *t)
+{
+	struct zd_task_group *g = t->group;
+
+	pthread_mutex_lock(&g->lock);
+	if (t->state == ZD_TASK_SLEEPING) {
+		t->state = ZD_TASK_RUNNING;
+		t->what = NULL;
+		g->running++;
+	}
+	pthread_mutex_unlock(&g->lock);
+}

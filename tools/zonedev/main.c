@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev CLI: the command line: run and check scenario files, list the
+ * invariants, fault-injection sites and museum bugs.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runner.h"
+
+static const char zd_usage[] =
+	"usage: zonedev <command> [options] [FILE...]\n"
+	"\n"
+	"Linux's ZONE_DEVICE memory model in userspace: run a scenario, read the trace.\n"
+	"\n"
+	"commands:\n"
+	"  run FILE|DIR...     run scenario files (.zds), each from a fresh world\n"
+	"  check FILE|DIR...   parse and validate only\n"
+	"  invariants          list the invariants the auditor checks, with their IDs\n"
+	"  sites               list the fault-injection sites of `fail SITE`\n"
+	"  bugs                list the bug museum: `bug ID` re-introduces a kernel bug\n"
+	"  help [COMMAND]      this text, or a command's\n"
+	"  version             print the version\n"
+	"\n"
+	"Every command takes --help. See zonedev(1) and docs/scenario-language.md.\n";
+
+static const char zd_run_usage[] =
+	"usage: zonedev run [--regime=unified|split|legacy] [--trace=FILE.json] [--trace-text] [-q]\n"
+	"                   FILE|DIR...\n"
+	"\n"
+	"Run each scenario from a fresh world; print PASS FILE or FAIL FILE:LINE: reason,\n"
+	"then `N passed, N failed`. A directory runs its *.zds files in name order.\n"
+	"\n"
+	"  --regime=R       override the files' `regime` statement\n"
+	"  --trace=F.json   write a Chrome/Perfetto trace (one per file: F-2.json, ...)\n"
+	"  --trace-text     print every refcount transition in page_ref tracepoint form\n"
+	"  -q               print only failures and the closing line\n"
+	"\n"
+	"exit status: 0 all passed, 1 some failed, 2 usage or syntax error\n";
+
+static const char zd_check_usage[] =
+	"usage: zonedev check FILE|DIR...\n"
+	"\n"
+	"Parse and validate scenario files without running them. Errors are printed as\n"
+	"FILE:LINE:COL: error: message. Exit status 0 if all are valid, 2 otherwise.\n";
+
+static const char zd_list_usage[] =
+	"usage: zonedev invariants | sites | bugs\n"
+	"\n"
+	"invariants  every invariant of the auditor: ID, where it comes from, one line\n"
+	"sites       the fault-injection sites of `fail SITE [count=N]`\n"
+	"bugs        the bug museum: ID, regimes, fixing commit, account, modelled or not\n";
+
+struct zd_files {
+	char **v;
+	size_t n;
+};
+
+static int zd_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int zd_files_add(struct zd_files *f, const char *path)
+{
+	char **v = realloc(f->v, (f->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	f->v = v;
+	f->v[f->n] = strdup(path);
+	return f->v[f->n++] ? 0 : -1;
+}
+
+/* A directory expands to its *.zds files in name order. */
+static int zd_files_expand(struct zd_files *f, const char *path)
+{
+	struct stat sb;
+	struct dirent *de;
+	size_t first = f->n;
+	DIR *d;
+
+	if (stat(path, &sb) || !S_ISDIR(sb.st_mode))
+		return zd_files_add(f, path);
+	d = opendir(path);
+	if (!d)
+		return zd_files_add(f, path);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char buf[4096];
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".zds"))
+			continue;
+		snprintf(buf, sizeof(buf), "%s%s%s", path,
+			 path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
+		if (zd_files_add(f, buf)) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	qsort(f->v + first, f->n - first, sizeof(*f->v), zd_cmp_str);
+	return 0;
+}
+
+static void zd_files_free(struct zd_files *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->v[i]);
+	free(f->v);
+}
+
+static int zd_cmd_run(int argc, char **argv)
+{
+	struct zd_runner_opts opts = { 0 };
+	struct zd_files files = { 0 };
+	int i, passed = 0, failed = 0, worst = 0;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(zd_run_usage, stdout);
+			return 0;
+		} else if (!strncmp(a, "--regime=", 9)) {
+			if (zd_regime_parse(a + 9, &opts.regime)) {
+				fprintf(stderr, "zonedev run: unknown regime '%s'\n", a + 9);
+				return 2;
+			}
+			opts.has_regime = true;
+		} else if (!strncmp(a, "--trace=", 8) && a[8]) {
+			opts.trace_json = a + 8;
+		} else if (!strcmp(a, "--trace-text")) {
+			opts.trace_text = true;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			opts.quiet = true;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "zonedev run: unknown option '%s'\n%s", a, zd_run_usage);
+			return 2;
+		} else if (zd_files_expand(&files, a)) {
+			fprintf(stderr, "zonedev run: out of memory\n");
+			return 2;
+		}
+	}
+	if (!files.n) {
+		fprintf(stderr, "zonedev run: no scenario file given\n%s", zd_run_usage);
+		return 2;
+	}
+	for (k = 0; k < files.n; k++) {
+		int r = zd_run_file(files.v[k], &opts, stdout, files.n > 1 ? (int)k + 1 : 0);
+
+		if (r == 0)
+			passed++;
+		else
+			failed++;
+		if (r > worst)
+			worst = r;
+		fflush(stdout);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	zd_files_free(&files);
+	return worst;
+}
+
+static int zd_cmd_check(int argc, char **argv)
+{
+	struct zd_files files = { 0 };
+	int i, bad = 0;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(zd_check_usage, stdout);
+			return 0;
+		}
+		if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "zonedev check: unknown option '%s'\n%s", argv[i],
+				zd_check_usage);
+			return 2;
+		}
+		if (zd_files_expand(&files, argv[i]))
+			return 2;
+	}
+	if (!files.n) {
+		fprintf(stderr, "zonedev check: no scenario file given\n%s", zd_check_usage);
+		return 2;
+	}
+	for (k = 0; k < files.n; k++) {
+		struct zd_script *s;
+
+		if (zd_script_parse_file(files.v[k], &s, stderr))
+			bad = 1;
+		else
+			zd_script_free(s);
+	}
+	zd_files_free(&files);
+	return bad ? 2 : 0;
+}
+
+static int zd_cmd_list(const char *what, int argc, char **argv)
+{
+	unsigned int i, r;
+
+	if (argc > 1) {
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			fputs(zd_list_usage, stdout);
+			return 0;
+		}
+		fprintf(stderr, "zonedev %s: takes no arguments\n%s", what, zd_list_usage);
+		return 2;
+	}
+	if (!strcmp(what, "invariants")) {
+		for (i = 0; i < ZD_NR_INVARIANTS; i++) {
+			const struct zd_invariant_info *inv = zd_invariant_info(i);
+
+			printf("%-28s %-14s %s\n", inv->id, inv->source, inv->summary);
+		}
+	} else if (!strcmp(what, "sites")) {
+		for (i = 0; i < ZD_NR_FAIL_SITES; i++)
+			printf("%-8s %s\n", zd_fail_site_name(i), zd_fail_site_help(i));
+	} else {
+		const struct zd_bug_info *b;
+
+		for (i = 0; (b = zd_bug_info(i)); i++) {
+			char regimes[32] = "";
+
+			for (r = 0; r < ZD_NR_REGIMES; r++) {
+				if (!(b->regimes & (1u << r)))
+					continue;
+				if (regimes[0])
+					strcat(regimes, ",");
+				strcat(regimes, zd_regime_name(r));
+			}
+			printf("%-28s %-14s %s\n  %s\n  fixed by: %s\n", b->id, regimes,
+			       b->implemented ? "modelled" : "not modelled yet", b->account,
+			       b->fixed_by);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		if (cmd && !strcmp(cmd, "help") && argc > 2) {
+			char *sub[] = { argv[2], "--help", NULL };
+
+			if (!strcmp(argv[2], "run"))
+				return zd_cmd_run(2, sub);
+			if (!strcmp(argv[2], "check"))
+				return zd_cmd_check(2, sub);
+			return zd_cmd_list(argv[2], 2, sub);
+		}
+		fputs(zd_usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "run"))
+		return zd_cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return zd_cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "invariants") || !strcmp(cmd, "sites") || !strcmp(cmd, "bugs"))
+		return zd_cmd_list(cmd, argc - 1, argv + 1);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("zonedev %s\n", ZONEDEV_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "zonedev: unknown command '%s'\n%s", cmd, zd_usage);
+	return 2;
+}
