@@ -35,7 +35,6 @@ static int zd_pmem_probe(struct zd_device *dev)
 /* The folio at index, or the first idle one when at < 0. */
 static struct zd_folio *zd_dax_pick(struct zd_device *dev, unsigned int order, long at)
 {
-	int idle = zd_pgmap_free_refcount(dev->world, dev->cfg.type);
 	unsigned long i, n = zd_device_nr_pages(dev), step = 1ul << order;
 
 	if (at >= 0)
@@ -43,7 +42,7 @@ static struct zd_folio *zd_dax_pick(struct zd_device *dev, unsigned int order, l
 	for (i = 0; i < n; i += step) {
 		struct zd_folio *folio = zd_device_index_folio(dev, i);
 
-		if (folio && zd_folio_ref_count(folio) == idle)
+		if (folio && zd_folio_idle(folio))
 			return folio;
 	}
 	return NULL;
@@ -82,7 +81,6 @@ int zd_dax_device_free(struct zd_device *dev, struct zd_folio **folios, int nr,
 
 unsigned long zd_dax_device_nr_free(struct zd_device *dev)
 {
-	int idle = zd_pgmap_free_refcount(dev->world, dev->cfg.type);
 	unsigned long i, n = zd_device_nr_pages(dev), step, free = 0;
 
 	if (dev->removed)
@@ -91,7 +89,7 @@ unsigned long zd_dax_device_nr_free(struct zd_device *dev)
 		struct zd_folio *folio = zd_device_index_folio(dev, i);
 
 		step = folio ? zd_folio_nr_pages(folio) : 1;
-		if (folio && zd_folio_ref_count(folio) == idle)
+		if (folio && zd_folio_idle(folio))
 			free += step;
 	}
 	return free;

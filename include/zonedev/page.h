@@ -185,6 +185,13 @@ int zd_page_ref_count(const struct zd_page *page);
 int zd_folio_mapcount(const struct zd_folio *folio);
 int zd_folio_pincount(const struct zd_folio *folio);
 
+/*
+ * Idle: no reference but the page's own base reference (for the 1-based
+ * pages, as long as they still hold one). The kernel's dax_page_is_idle,
+ * made regime-independent.
+ */
+bool zd_folio_idle(const struct zd_folio *folio);
+
 void zd_folio_get(struct zd_folio *folio, struct zd_holder h);
 void zd_folio_ref_add(struct zd_folio *folio, int nr, struct zd_holder h);
 /* folio_try_get: take a reference unless the count is zero. */

@@ -16,6 +16,12 @@ int zd_page_ref_count(const struct zd_page *page)
 	return zd_atomic_read_acquire(&page->_refcount);
 }
 
+bool zd_folio_idle(const struct zd_folio *folio)
+{
+	return zd_folio_ref_count(folio) ==
+	       (zd_page_test_flag(&folio->page, ZD_PG_base_ref) ? 1 : 0);
+}
+
 int zd_folio_mapcount(const struct zd_folio *folio)
 {
 	if (zd_folio_test_large(folio))
@@ -48,13 +54,24 @@ static void zd_base_ref_book(struct zd_world *w, struct zd_folio *folio, long de
 	}
 }
 
+/*
+ * Ledger booking order: a get books after its increment, a put books before
+ * its decrement. So at any moment the ledger holds no claim the count does
+ * not, and when a count reaches zero every claim on it is gone.
+ */
+static void zd_ledger_book(struct zd_world *w, struct zd_folio *folio, struct zd_holder h,
+			   long delta)
+{
+	if (h.kind == ZD_HOLD_BASE && delta)
+		zd_base_ref_book(w, folio, delta);
+	else if (w->track_holders && delta)
+		zd_ledger_mod(w, folio->pfn, h, delta);
+}
+
 static void zd_ref_book(struct zd_world *w, struct zd_folio *folio, enum zd_trace_type type,
 			int val, int ret, struct zd_holder h, long ledger_delta)
 {
-	if (h.kind == ZD_HOLD_BASE && ledger_delta)
-		zd_base_ref_book(w, folio, ledger_delta);
-	else if (w->track_holders && ledger_delta)
-		zd_ledger_mod(w, folio->pfn, h, ledger_delta);
+	zd_ledger_book(w, folio, h, ledger_delta);
 	if (zd_tracing(w))
 		zd_trace_page_ref(w, type, folio, val, ret, h);
 }
@@ -145,8 +162,10 @@ static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder
 	if (nr <= 0)
 		return;
 	zd_folio_check_unplugged(folio, "put");
+	zd_ledger_book(w, folio, h, -nr);
 	do {
 		if (old < nr) {
+			zd_ledger_book(w, folio, h, nr); /* refused: the claim stays */
 			zd_holder_name(w, h, name, sizeof(name));
 			zd_report(w, ZD_INV_REFCOUNT_UNDERFLOW, folio->pfn,
 				  "%s put %d reference%s on a folio with refcount %d", name, nr,
@@ -155,7 +174,8 @@ static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder
 		}
 	} while (!zd_atomic_try_cmpxchg_acq_rel(&folio->_refcount, &old, old - nr));
 	new = old - nr;
-	zd_ref_book(w, folio, ZD_TR_PAGE_REF_MOD_AND_TEST, -nr, new == 0, h, -nr);
+	if (zd_tracing(w))
+		zd_trace_page_ref(w, ZD_TR_PAGE_REF_MOD_AND_TEST, folio, -nr, new == 0, h);
 	if (!zd_folio_is_zone_device(folio)) {
 		if (new == 0)
 			zd_ram_free_pages_folio(w, folio);

@@ -40,7 +40,8 @@ static int zd_memremap_validate(struct zd_world *w, struct zd_dev_pagemap *pgmap
 	unsigned long folio_bytes;
 	int i;
 
-	if (zd_pgmap_state(pgmap) != ZD_PGMAP_UNUSED)
+	/* A pgmap may be registered again once memunmap completed, as drivers re-probe. */
+	if (zd_pgmap_state(pgmap) != ZD_PGMAP_UNUSED && zd_pgmap_state(pgmap) != ZD_PGMAP_DEAD)
 		return -EBUSY;
 	if (pgmap->nr_range < 1 || pgmap->vmemmap_shift > ZD_MAX_FOLIO_ORDER)
 		return -EINVAL;
@@ -216,7 +217,12 @@ static int zd_pgmap_list_add(struct zd_world *w, struct zd_dev_pagemap *pgmap)
 	struct zd_pgmap_registry *reg = w->pgmaps;
 	int ret = 0;
 
+	size_t i;
+
 	zd_mutex_lock(&reg->lock);
+	for (i = 0; i < reg->nr; i++)
+		if (reg->list[i] == pgmap)
+			goto out; /* registered again after a completed memunmap */
 	if (reg->nr == reg->cap) {
 		size_t cap = reg->cap ? 2 * reg->cap : 8;
 		struct zd_dev_pagemap **list = zd_kzalloc(w, cap * sizeof(*list));

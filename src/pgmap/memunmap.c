@@ -9,7 +9,6 @@
 #include "pgmap/pgmap.h"
 
 struct zd_busy_scan {
-	const struct zd_type_policy *tp;
 	unsigned long busy;
 	unsigned long first;
 };
@@ -18,7 +17,7 @@ static void zd_count_busy(struct zd_folio *folio, void *arg)
 {
 	struct zd_busy_scan *s = arg;
 
-	if (zd_folio_ref_count(folio) != s->tp->free_refcount) {
+	if (!zd_folio_idle(folio)) {
 		if (!s->busy)
 			s->first = folio->pfn;
 		s->busy++;
@@ -60,7 +59,7 @@ static void zd_memunmap_put_base_refs(struct zd_world *w, struct zd_dev_pagemap 
 /* Unplug: the memmap goes away. Kept as a zombie if pages are still referenced. */
 static void zd_memunmap_unplug(struct zd_world *w, struct zd_dev_pagemap *pgmap)
 {
-	struct zd_busy_scan scan = { zd_policy_type(w->policy, pgmap->type), 0, 0 };
+	struct zd_busy_scan scan = { 0, 0 };
 	long refs = zd_percpu_ref_read(&pgmap->ref);
 
 	zd_pgmap_for_each_folio(pgmap, zd_count_busy, &scan);
@@ -140,6 +139,13 @@ int zd_pgmap_registry_init(struct zd_world *w)
 		return -ENOMEM;
 	zd_rangetab_init(&reg->pfnmap);
 	zd_mutex_init(&reg->lock);
+	/* Room for the first pgmaps up front: registering one then allocates nothing here. */
+	reg->cap = 16;
+	reg->list = zd_kzalloc(w, reg->cap * sizeof(*reg->list));
+	if (!reg->list) {
+		zd_kfree(w, reg, sizeof(*reg));
+		return -ENOMEM;
+	}
 	w->pgmaps = reg;
 	return 0;
 }

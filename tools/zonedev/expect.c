@@ -94,8 +94,7 @@ static int zd_expect_page(struct zd_run *run, const struct zd_st_expect *x)
 			break;
 		case ZD_SCR_KEY_PAGE_FREE:
 			if (zd_folio_is_zone_device(folio))
-				got = zd_folio_ref_count(folio) ==
-				      zd_pgmap_free_refcount(run->w, zd_folio_memory_type(folio));
+				got = zd_folio_idle(folio);
 			else
 				got = zd_page_test_flag(&folio->page, ZD_PG_buddy);
 			break;
@@ -128,10 +127,8 @@ struct zd_busy_count {
 static long zd_device_busy_pages(struct zd_run *run, struct zd_device *dev)
 {
 	unsigned long i, n = zd_device_nr_pages(dev), step;
-	int idle;
 	long busy = 0;
 
-	idle = zd_pgmap_free_refcount(run->w, zd_device_type(dev));
 	for (i = 0; i < n; i += step) {
 		unsigned long pfn;
 		struct zd_folio *folio;
@@ -146,7 +143,7 @@ static long zd_device_busy_pages(struct zd_run *run, struct zd_device *dev)
 			continue;
 		if (folio->pfn == pfn) {
 			step = zd_folio_nr_pages(folio);
-			if (zd_folio_ref_count(folio) != idle)
+			if (!zd_folio_idle(folio))
 				busy += (long)step;
 		}
 	}

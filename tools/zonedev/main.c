@@ -32,7 +32,7 @@ static const char zd_run_usage[] =
 	"                   FILE|DIR...\n"
 	"\n"
 	"Run each scenario from a fresh world; print PASS FILE or FAIL FILE:LINE: reason,\n"
-	"then `N passed, N failed`. A directory runs its *.zds files in name order.\n"
+	"then `N passed, N failed`. A directory runs its *.zds files (recursively) in name order.\n"
 	"\n"
 	"  --regime=R       override the files' `regime` statement\n"
 	"  --trace=F.json   write a Chrome/Perfetto trace (one per file: F-2.json, ...)\n"
@@ -75,35 +75,45 @@ static int zd_files_add(struct zd_files *f, const char *path)
 	return f->v[f->n++] ? 0 : -1;
 }
 
-/* A directory expands to its *.zds files in name order. */
+/* A directory expands to its *.zds files, and those of its subdirectories, in name order. */
 static int zd_files_expand(struct zd_files *f, const char *path)
 {
 	struct stat sb;
 	struct dirent *de;
-	size_t first = f->n;
+	struct zd_files dirs = { 0 };
+	size_t first = f->n, i;
 	DIR *d;
+	int ret = 0;
 
 	if (stat(path, &sb) || !S_ISDIR(sb.st_mode))
 		return zd_files_add(f, path);
 	d = opendir(path);
 	if (!d)
 		return zd_files_add(f, path);
-	while ((de = readdir(d))) {
+	while ((de = readdir(d)) && !ret) {
 		size_t n = strlen(de->d_name);
 		char buf[4096];
+		struct stat st;
 
-		if (n < 5 || strcmp(de->d_name + n - 4, ".zds"))
+		if (de->d_name[0] == '.')
 			continue;
 		snprintf(buf, sizeof(buf), "%s%s%s", path,
 			 path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
-		if (zd_files_add(f, buf)) {
-			closedir(d);
-			return -1;
-		}
+		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
+			ret = zd_files_add(&dirs, buf);
+		else if (n >= 5 && !strcmp(de->d_name + n - 4, ".zds"))
+			ret = zd_files_add(f, buf);
 	}
 	closedir(d);
 	qsort(f->v + first, f->n - first, sizeof(*f->v), zd_cmp_str);
-	return 0;
+	if (dirs.n)
+		qsort(dirs.v, dirs.n, sizeof(*dirs.v), zd_cmp_str);
+	for (i = 0; i < dirs.n && !ret; i++)
+		ret = zd_files_expand(f, dirs.v[i]);
+	for (i = 0; i < dirs.n; i++)
+		free(dirs.v[i]);
+	free(dirs.v);
+	return ret;
 }
 
 static void zd_files_free(struct zd_files *f)

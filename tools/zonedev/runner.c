@@ -18,6 +18,7 @@ struct zd_pending {
 
 void zd_run_fail(struct zd_run *run, const struct zd_stmt *st, const char *fmt, ...)
 {
+	char msg[sizeof(run->reason)];
 	va_list ap;
 
 	if (run->failed)
@@ -25,8 +26,9 @@ void zd_run_fail(struct zd_run *run, const struct zd_stmt *st, const char *fmt, 
 	run->failed = true;
 	run->fail_line = st ? st->line : 0;
 	va_start(ap, fmt);
-	vsnprintf(run->reason, sizeof(run->reason), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap); /* the arguments may point into run->reason */
 	va_end(ap);
+	memcpy(run->reason, msg, sizeof(msg));
 }
 
 const char *zd_errno_name(int err)
