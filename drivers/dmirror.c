@@ -42,22 +42,25 @@ static void zd_dmirror_push(struct zd_dmirror *dm, struct zd_folio *folio, unsig
 	dm->nr_free += 1ul << order;
 }
 
-/* The pgmap's folio_free: the page goes back on the free list and drops its BO reference. */
+/*
+ * The pgmap's folio_free: the page drops its BO reference and goes back on
+ * the free list. Everything about the folio is read before the push: once
+ * on the list another thread may allocate it.
+ */
 static void zd_dmirror_folio_free(struct zd_folio *folio)
 {
 	struct zd_device *dev = zd_pgmap_device(folio->pgmap);
 	struct zd_dmirror *dm = dev->priv;
-	struct zd_dmirror_chunk *chunk;
+	struct zd_dmirror_chunk *chunk = zd_dmirror_chunk_of(dm, folio);
 	unsigned int order = zd_folio_order(folio);
 	unsigned long nr = 1ul << order;
 
+	zd_atomic_long_add_return_relaxed(&dev->freed, (long)nr);
+	if (chunk)
+		zd_atomic_long_add_return_acq_rel(&chunk->bo_refs, -(long)nr);
 	zd_spin_lock(&dev->lock);
 	zd_dmirror_push(dm, folio, order);
 	zd_spin_unlock(&dev->lock);
-	zd_atomic_long_add_return_relaxed(&dev->freed, (long)nr);
-	chunk = zd_dmirror_chunk_of(dm, folio);
-	if (chunk)
-		zd_atomic_long_add_return_acq_rel(&chunk->bo_refs, -(long)nr);
 }
 
 static int zd_dmirror_migrate_to_ram(struct zd_vm_fault *vmf)

@@ -28,7 +28,7 @@ void zd_prep_compound(struct zd_page *head, unsigned int order)
 	for (i = 1; i < nr; i++) {
 		struct zd_page *tail = head + i;
 
-		tail->compound_head = (uintptr_t)head | 1;
+		ZD_WRITE_ONCE(tail->compound_head, (uintptr_t)head | 1);
 		tail->mapping = NULL;
 		tail->index = 0;
 	}
@@ -62,9 +62,9 @@ void zd_clear_compound(struct zd_page *head, unsigned int order)
 		f &= ~(1ul << ZD_PG_head);
 		zd_atomic_ulong_set_relaxed(&tail->flags, f);
 		if (device)
-			tail->pgmap = pgmap;
+			ZD_WRITE_ONCE(tail->pgmap, pgmap);
 		else
-			tail->compound_head = 0;
+			ZD_WRITE_ONCE(tail->compound_head, 0);
 		tail->zone_device_data = NULL;
 		tail->mapping = NULL;
 		tail->index = 0;

@@ -129,9 +129,12 @@ struct zd_folio *zd_memmap_folio(struct zd_memmap_range *r, unsigned long pfn)
 
 	if (r->dedup)
 		return (struct zd_folio *)&r->pages[2 * (idx >> r->shift)];
+	uintptr_t head;
+
 	page = &r->pages[idx];
-	if (page->compound_head & 1)
-		return (struct zd_folio *)(page->compound_head - 1);
+	head = ZD_READ_ONCE(page->compound_head);
+	if (head & 1)
+		return (struct zd_folio *)(head - 1);
 	return (struct zd_folio *)page;
 }
 

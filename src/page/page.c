@@ -7,7 +7,7 @@
 
 bool zd_page_is_tail(const struct zd_page *page)
 {
-	return (page->compound_head & 1) != 0 ||
+	return (ZD_READ_ONCE(page->compound_head) & 1) != 0 ||
 	       zd_page_test_flag(page, ZD_PG_shared_tail);
 }
 
@@ -18,8 +18,10 @@ bool zd_page_is_head(const struct zd_page *page)
 
 struct zd_folio *zd_page_folio(struct zd_page *page)
 {
-	if (page->compound_head & 1)
-		return (struct zd_folio *)(page->compound_head - 1);
+	uintptr_t head = ZD_READ_ONCE(page->compound_head);
+
+	if (head & 1)
+		return (struct zd_folio *)(head - 1);
 	if (zd_page_test_flag(page, ZD_PG_shared_tail))
 		return NULL;
 	return (struct zd_folio *)page;
@@ -63,16 +65,19 @@ struct zd_dev_pagemap *zd_page_pgmap(struct zd_page *page)
 	if (!zd_page_is_zone_device(page))
 		return NULL;
 	if (zd_page_test_flag(page, ZD_PG_shared_tail))
-		return page->pgmap; /* the shared tail keeps the pgmap it stands for */
+		return ZD_READ_ONCE(page->pgmap); /* the shared tail keeps the pgmap it stands for */
 	folio = zd_page_folio(page);
-	return folio ? folio->pgmap : NULL;
+	return folio ? ZD_READ_ONCE(folio->pgmap) : NULL;
 }
 
 enum zd_memory_type zd_folio_memory_type(const struct zd_folio *folio)
 {
-	if (!zd_folio_is_zone_device(folio) || !folio->pgmap)
+	struct zd_dev_pagemap *pgmap;
+
+	if (!zd_folio_is_zone_device(folio))
 		return ZD_MEMORY_DEVICE_NONE;
-	return folio->pgmap->type;
+	pgmap = ZD_READ_ONCE(((struct zd_folio *)folio)->pgmap);
+	return pgmap ? pgmap->type : ZD_MEMORY_DEVICE_NONE;
 }
 
 bool zd_folio_is_device_private(const struct zd_folio *folio)

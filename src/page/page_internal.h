@@ -30,11 +30,13 @@ void zd_folio_set_flag(struct zd_folio *folio, enum zd_pageflags bit);
 void zd_folio_clear_flag(struct zd_folio *folio, enum zd_pageflags bit);
 
 /*
- * Implemented in src/pgmap/free.c: a ZONE_DEVICE folio's count went from
- * old to new through a put (batched: through the batched release path).
- * Runs the regime's 2 -> 1 and 1 -> 0 actions.
+ * Implemented in src/pgmap/free.c: a ZONE_DEVICE folio of pgmap (read while
+ * the reference was held) went from old to new through a put (batched:
+ * through the batched release path). Runs the regime's 2 -> 1 and 1 -> 0
+ * actions; touches the folio only when one of them applies.
  */
-void zd_zone_device_transition(struct zd_folio *folio, int old, int new, bool batched);
+void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pgmap, int old,
+			       int new, bool batched);
 /* Report use-after-unplug if folio belongs to a pgmap already torn down. */
 bool zd_folio_check_unplugged(struct zd_folio *folio, const char *what);
 

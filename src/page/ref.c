@@ -153,10 +153,19 @@ bool zd_folio_try_get(struct zd_folio *folio, struct zd_holder h)
  * folio returns it to the allocator; ZONE_DEVICE transitions go to the
  * regime's rules in src/pgmap/free.c.
  */
+/*
+ * Drop nr references. Refuses to go below zero (reported). Zero on a RAM
+ * folio returns it to the allocator; ZONE_DEVICE transitions go to the
+ * regime's rules in src/pgmap/free.c. Everything the put needs is read
+ * before the decrement: once our reference is gone, a put that did not free
+ * the folio must not touch it (another thread may free and reuse it).
+ */
 static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder h, bool batched)
 {
 	struct zd_world *w = zd_folio_world(folio);
 	int old = zd_atomic_read_relaxed(&folio->_refcount), new;
+	bool device = zd_folio_is_zone_device(folio);
+	struct zd_dev_pagemap *pgmap = device ? ZD_READ_ONCE(folio->pgmap) : NULL;
 	char name[64];
 
 	if (nr <= 0)
@@ -176,12 +185,12 @@ static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder
 	new = old - nr;
 	if (zd_tracing(w))
 		zd_trace_page_ref(w, ZD_TR_PAGE_REF_MOD_AND_TEST, folio, -nr, new == 0, h);
-	if (!zd_folio_is_zone_device(folio)) {
+	if (!device) {
 		if (new == 0)
 			zd_ram_free_pages_folio(w, folio);
 		return;
 	}
-	zd_zone_device_transition(folio, old, new, batched);
+	zd_zone_device_transition(folio, pgmap, old, new, batched);
 }
 
 void zd_folio_put_refs(struct zd_folio *folio, int nr, struct zd_holder h)

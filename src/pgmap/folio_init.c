@@ -14,7 +14,7 @@ static void zd_scrub_page(struct zd_page *page, struct zd_dev_pagemap *pgmap)
 	f &= ~((1ul << ZD_PG_head) | 0xfful | (1ul << ZD_PG_devfree) |
 	       (1ul << ZD_PG_large_rmappable));
 	zd_atomic_ulong_set_relaxed(&page->flags, f);
-	page->pgmap = pgmap;
+	ZD_WRITE_ONCE(page->pgmap, pgmap);
 	page->mapping = NULL;
 	page->share = 0;
 	page->private = 0;

@@ -12,7 +12,7 @@ bool zd_folio_check_unplugged(struct zd_folio *folio, const char *what)
 
 	if (!zd_folio_is_zone_device(folio))
 		return false;
-	pgmap = folio->pgmap;
+	pgmap = ZD_READ_ONCE(folio->pgmap);
 	if (!pgmap || zd_pgmap_state(pgmap) != ZD_PGMAP_DEAD)
 		return false;
 	zd_report(pgmap->world, ZD_INV_USE_AFTER_UNPLUG, folio->pfn,
@@ -96,26 +96,9 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 		zd_pgmap_ref_put(pgmap, ZD_PGREF_ALLOC, nr);
 }
 
-void zd_zone_device_transition(struct zd_folio *folio, int old, int new, bool batched)
+static void zd_zone_device_zero(struct zd_world *w, struct zd_dev_pagemap *pgmap,
+				const struct zd_type_policy *tp, struct zd_folio *folio)
 {
-	struct zd_dev_pagemap *pgmap = folio->pgmap;
-	const struct zd_type_policy *tp;
-	struct zd_world *w;
-
-	if (!pgmap)
-		return;
-	w = pgmap->world;
-	tp = zd_policy_type(w->policy, pgmap->type);
-	if (tp->at_one == ZD_ONE_FREE && new == 1 && old > 1) {
-		if (batched && zd_bug_on(w, ZD_BUG_RELEASE_PAGES_DEVMAP))
-			return; /* BUG(release-pages-devmap): the batched path skips the hook */
-		if (batched && zd_bug_on(w, ZD_BUG_FSDAX_MISSED_WAKE))
-			return; /* BUG(fsdax-missed-wake): this put path skips the devmap hook */
-		zd_free_zone_device_folio(folio);
-		return;
-	}
-	if (new != 0)
-		return;
 	if (tp->zero_violation >= 0)
 		zd_report(w, (enum zd_invariant)tp->zero_violation, folio->pfn,
 			  "%s folio reached refcount 0 in the %s regime", zd_memory_type_name(pgmap->type),
@@ -134,4 +117,39 @@ void zd_zone_device_transition(struct zd_folio *folio, int old, int new, bool ba
 	case ZD_ZERO_WARN:
 		break;
 	}
+}
+
+void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pgmap, int old,
+			       int new, bool batched)
+{
+	const struct zd_type_policy *tp;
+	struct zd_world *w;
+	bool temp;
+
+	if (!pgmap)
+		return;
+	w = pgmap->world;
+	tp = zd_policy_type(w->policy, pgmap->type);
+	if (tp->at_one == ZD_ONE_FREE && new == 1 && old > 1) {
+		if (batched && zd_bug_on(w, ZD_BUG_RELEASE_PAGES_DEVMAP))
+			return; /* BUG(release-pages-devmap): the batched path skips the hook */
+		if (batched && zd_bug_on(w, ZD_BUG_FSDAX_MISSED_WAKE))
+			return; /* BUG(fsdax-missed-wake): this put path skips the devmap hook */
+	} else if (new != 0) {
+		return;
+	}
+	/*
+	 * The free path may drop the pgmap's last reference (the callback's or
+	 * the core's put) and so let a waiting memunmap unplug the memmap while
+	 * this path still has the struct page to touch (the split regime's reset
+	 * to 1 comes after the callback). A transient reference keeps the memmap
+	 * until the path is done; it is dropped last.
+	 */
+	temp = zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_TEMP, 1);
+	if (new == 1)
+		zd_free_zone_device_folio(folio);
+	else
+		zd_zone_device_zero(w, pgmap, tp, folio);
+	if (temp)
+		zd_pgmap_ref_put(pgmap, ZD_PGREF_TEMP, 1);
 }

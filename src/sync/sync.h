@@ -159,6 +159,13 @@ static inline void zd_smp_mb(void)
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* ---- READ_ONCE / WRITE_ONCE ------------------------------------------
+ * For words read locklessly while another thread may write them (the
+ * compound_head / pgmap word of a struct page), as the kernel marks them.
+ */
+#define ZD_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ZD_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 /* ---- Pointer publication (RCU-style) -------------------------------- */
 
 #define zd_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
