@@ -212,7 +212,7 @@ static __attribute__((noinline)) void bench_write_records(struct bench_record *r
 	__asm__ volatile("" : : "r"(r) : "memory");
 }
 
-int bench_floor_record_write(unsigned long nr, struct bench_record_floor *out)
+int bench_floor_record_write(unsigned long nr, unsigned int flags, struct bench_record_floor *out)
 {
 	size_t bytes = (size_t)nr * BENCH_RECORD_SIZE;
 	struct bench_record *r;
@@ -223,6 +223,8 @@ int bench_floor_record_write(unsigned long nr, struct bench_record_floor *out)
 		 -1, 0);
 	if (r == MAP_FAILED)
 		return -1;
+	if (flags & BENCH_FLOOR_HUGEPAGE)
+		madvise(r, bytes, MADV_HUGEPAGE); /* advice only: failure leaves 4 KiB pages */
 	bench_write_records(r, nr, 0x1234);
 	t1 = bench_now_ns();
 	bench_write_records(r, nr, 0x4321);

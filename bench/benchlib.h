@@ -76,8 +76,11 @@ struct bench_record_floor {
 	double unmap_ns;  /* munmap */
 };
 
+/* Flags of bench_floor_record_write(). */
+#define BENCH_FLOOR_HUGEPAGE (1u << 0) /* madvise(MADV_HUGEPAGE) the mapping (context only) */
+
 /* Returns 0, or -1 if the mapping failed. */
-int bench_floor_record_write(unsigned long nr, struct bench_record_floor *out);
+int bench_floor_record_write(unsigned long nr, unsigned int flags, struct bench_record_floor *out);
 
 /* Floor (b): ns of one memcpy of bytes between two pre-faulted buffers; -1 on failure. */
 double bench_floor_memcpy(size_t bytes);

@@ -139,13 +139,14 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 		return;
 	}
 	/*
-	 * The free path may drop the pgmap's last reference (the callback's or
-	 * the core's put) and so let a waiting memunmap unplug the memmap while
-	 * this path still has the struct page to touch (the split regime's reset
-	 * to 1 comes after the callback). A transient reference keeps the memmap
-	 * until the path is done; it is dropped last.
+	 * The callback may drop the pgmap's last reference and so let a waiting
+	 * memunmap unplug the memmap, while a reset to 1 still has the struct
+	 * page to write (the split regime's P2PDMA; the kernel has the same
+	 * window). A transient reference keeps the memmap until the reset is
+	 * done. Every other free path touches nothing after its last put.
 	 */
-	temp = zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_TEMP, 1);
+	temp = new == 0 && tp->at_zero == ZD_ZERO_FREE_RESET &&
+	       zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_TEMP, 1);
 	if (new == 1)
 		zd_free_zone_device_folio(folio);
 	else

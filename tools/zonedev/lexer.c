@@ -171,7 +171,7 @@ static int col_of(const struct zd_lexer *lx, size_t pos)
 }
 
 static void set_error(struct zd_lex_error *err, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void set_error(struct zd_lex_error *err, int line, int col, const char *fmt, ...)
 {

@@ -26,34 +26,34 @@
  */
 
 enum zd_token_type {
-	ZD_TOK_NAME,	/* [A-Za-z_][A-Za-z0-9_.-]* */
-	ZD_TOK_NUMBER,	/* decimal or 0x hex without suffix; num is the value */
-	ZD_TOK_SIZE,	/* a number with suffix K M G T (x 1024^n) or p (x 4096); num in bytes */
-	ZD_TOK_KEYVAL,	/* NAME=VALUE (split at the first '='); VALUE may be empty */
-	ZD_TOK_BANG,	/* ! */
-	ZD_TOK_TILDE,	/* ~ */
-	ZD_TOK_OTHER,	/* anything else made of statement characters: A+8K, -index, 4X */
+	ZD_TOK_NAME,   /* [A-Za-z_][A-Za-z0-9_.-]* */
+	ZD_TOK_NUMBER, /* decimal or 0x hex without suffix; num is the value */
+	ZD_TOK_SIZE,   /* a number with suffix K M G T (x 1024^n) or p (x 4096); num in bytes */
+	ZD_TOK_KEYVAL, /* NAME=VALUE (split at the first '='); VALUE may be empty */
+	ZD_TOK_BANG,   /* ! */
+	ZD_TOK_TILDE,  /* ~ */
+	ZD_TOK_OTHER,  /* anything else made of statement characters: A+8K, -index, 4X */
 };
 
 struct zd_token {
 	enum zd_token_type type;
-	const char *text;	/* the whole token, NUL-terminated */
-	size_t len;		/* strlen(text) */
-	const char *key;	/* KEYVAL: the part before '=', NUL-terminated; else NULL */
-	const char *value;	/* KEYVAL: the part after '=', NUL-terminated; else NULL */
-	int line, col;		/* of the token's first byte */
-	int value_col;		/* KEYVAL: column of the value's first byte */
-	uint64_t num;		/* NUMBER, SIZE */
-	char suffix;		/* SIZE: 'K' 'M' 'G' 'T' or 'p' */
+	const char *text;  /* the whole token, NUL-terminated */
+	size_t len;	   /* strlen(text) */
+	const char *key;   /* KEYVAL: the part before '=', NUL-terminated; else NULL */
+	const char *value; /* KEYVAL: the part after '=', NUL-terminated; else NULL */
+	int line, col;	   /* of the token's first byte */
+	int value_col;	   /* KEYVAL: column of the value's first byte */
+	uint64_t num;	   /* NUMBER, SIZE */
+	char suffix;	   /* SIZE: 'K' 'M' 'G' 'T' or 'p' */
 };
 
 /* One logical statement. Pointers stay valid until the next zd_lexer_next() call. */
 struct zd_lex_stmt {
 	const struct zd_token *tokens;
-	size_t nr_tokens;	/* >= 1 */
-	const char *text;	/* the tokens joined by single spaces */
-	int line, col;		/* of the first token */
-	int end_line, end_col;	/* just past the last token (where a missing argument goes) */
+	size_t nr_tokens;      /* >= 1 */
+	const char *text;      /* the tokens joined by single spaces */
+	int line, col;	       /* of the first token */
+	int end_line, end_col; /* just past the last token (where a missing argument goes) */
 };
 
 struct zd_lex_error {
@@ -64,8 +64,8 @@ struct zd_lex_error {
 struct zd_lexer {
 	const char *buf;
 	size_t len, pos;
-	int line;		/* line of buf[pos] */
-	size_t line_start;	/* offset of the first byte of that line */
+	int line;	   /* line of buf[pos] */
+	size_t line_start; /* offset of the first byte of that line */
 	/* per-statement scratch, reused */
 	char *chars;
 	size_t chars_len, chars_cap;
@@ -90,9 +90,9 @@ int zd_lexer_next(struct zd_lexer *lx, struct zd_lex_stmt *st, struct zd_lex_err
 /* Outcome of the number helpers. */
 enum zd_num_status {
 	ZD_NUM_OK,
-	ZD_NUM_NOT_A_NUMBER,	/* does not start with a digit (or "0x" has no hex digit) */
-	ZD_NUM_BAD_SUFFIX,	/* digits followed by something that is not an allowed suffix */
-	ZD_NUM_TOO_LARGE,	/* does not fit in 64 bits */
+	ZD_NUM_NOT_A_NUMBER, /* does not start with a digit (or "0x" has no hex digit) */
+	ZD_NUM_BAD_SUFFIX,   /* digits followed by something that is not an allowed suffix */
+	ZD_NUM_TOO_LARGE,    /* does not fit in 64 bits */
 };
 
 /* zd_lex_number() - @s is exactly a decimal or 0x-hex number without suffix. */

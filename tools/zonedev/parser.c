@@ -184,8 +184,7 @@ int get_name(struct parser *p, const char *what, const struct zd_token **out)
 	return 0;
 }
 
-int str_size(struct parser *p, const char *s, int line, int col, const char *what,
-	     uint64_t *out)
+int str_size(struct parser *p, const char *s, int line, int col, const char *what, uint64_t *out)
 {
 	switch (zd_lex_size(s, out, NULL)) {
 	case ZD_NUM_OK:
@@ -194,8 +193,8 @@ int str_size(struct parser *p, const char *s, int line, int col, const char *wha
 		perr(p, line, col, "expected %s (e.g. 4K, 2M, 512p), got '%s'", what, s);
 		break;
 	case ZD_NUM_BAD_SUFFIX:
-		perr(p, line, col, "bad size '%s' (a number with an optional suffix K, M, G, T or p)",
-		     s);
+		perr(p, line, col,
+		     "bad size '%s' (a number with an optional suffix K, M, G, T or p)", s);
 		break;
 	case ZD_NUM_TOO_LARGE:
 		perr(p, line, col, "size '%s' is too large", s);
@@ -204,8 +203,7 @@ int str_size(struct parser *p, const char *s, int line, int col, const char *wha
 	return -1;
 }
 
-int str_number(struct parser *p, const char *s, int line, int col, const char *what,
-	       uint64_t *out)
+int str_number(struct parser *p, const char *s, int line, int col, const char *what, uint64_t *out)
 {
 	switch (zd_lex_number(s, out)) {
 	case ZD_NUM_OK:
@@ -223,8 +221,7 @@ int str_number(struct parser *p, const char *s, int line, int col, const char *w
 	return -1;
 }
 
-int str_int64(struct parser *p, const char *s, int line, int col, const char *what,
-	      int64_t *out)
+int str_int64(struct parser *p, const char *s, int line, int col, const char *what, int64_t *out)
 {
 	bool neg = s[0] == '-';
 	uint64_t v;
@@ -290,6 +287,16 @@ const char *word_list(const char *const *words, size_t n, char *buf, size_t size
 	return buf;
 }
 
+int bad_word(struct parser *p, int line, int col, const char *what, const char *got,
+	     const char *const *words, size_t n)
+{
+	char list[256];
+
+	perr(p, line, col, "unknown %s '%s' (allowed: %s)", what, got,
+	     word_list(words, n, list, sizeof(list)));
+	return -1;
+}
+
 /* ---- options ---- */
 
 int get_options(struct parser *p, const char *stmt, const struct opt_spec *specs, size_t n,
@@ -352,7 +359,7 @@ int get_options(struct parser *p, const char *stmt, const struct opt_spec *specs
 
 /* ---- dispatch ---- */
 
-#define KW_NO_PREFIX 1u	/* '!' and '~' do not apply */
+#define KW_NO_PREFIX 1u /* '!' and '~' do not apply */
 #define KW_TOP 2u	/* not inside a thread block */
 
 struct keyword {
@@ -364,36 +371,38 @@ struct keyword {
 };
 
 static const struct keyword keywords[] = {
-	{ "regime", read_regime, ZD_ST_REGIME, KW_TOP, "regime unified|split|legacy" },
-	{ "ram", read_ram, ZD_ST_RAM, KW_TOP, "ram SIZE" },
-	{ "seed", read_seed, ZD_ST_SEED, KW_TOP, "seed N" },
-	{ "fail", read_fail, ZD_ST_FAIL, 0, "fail ram|pgtable|insert|memmap [count=N]" },
-	{ "bug", read_bug, ZD_ST_BUG, KW_TOP, "bug ID" },
-	{ "device", read_device, ZD_ST_DEVICE, 0,
-	  "device NAME private|coherent|fsdax|generic|p2pdma SIZE [chunk=SIZE] [align=4K|2M|1G]" },
-	{ "remove", read_remove, ZD_ST_REMOVE, 0, "remove DEV" },
-	{ "process", read_process, ZD_ST_PROCESS, 0, "process P" },
-	{ "put", read_put, ZD_ST_PUT, 0, "put H" },
-	{ "unpin", read_unpin, ZD_ST_UNPIN, 0, "unpin H [dirty]" },
-	{ "pinned", read_pinned, ZD_ST_PINNED_READ, 0,
-	  "pinned H read SIZE [expect=PATTERN] | pinned H write SIZE PATTERN" },
-	{ "poison", read_poison, ZD_ST_POISON, 0, "poison P REF | poison DEV+Np" },
-	{ "tryget", read_tryget, ZD_ST_TRYGET, 0, "tryget H DEV+Np" },
-	{ "get-pagemap", read_tryget, ZD_ST_GET_PAGEMAP, 0, "get-pagemap H DEV+Np" },
-	{ "expect", read_expect, ZD_ST_EXPECT_CLEAN, KW_NO_PREFIX,
-	  "expect page|entry|pgmap|device|result|pending|clean|violation ..." },
-	{ "dump", read_dump, ZD_ST_DUMP_MM, KW_NO_PREFIX,
-	  "dump page P REF | dump page DEV+Np | dump pgmap DEV | dump mm P" },
-	{ "thread", NULL, ZD_ST_THREAD, KW_NO_PREFIX | KW_TOP, "thread NAME" },
-	{ "end", NULL, ZD_ST_THREAD, KW_NO_PREFIX, "end" },
-	{ "explore", read_explore, ZD_ST_EXPLORE, KW_NO_PREFIX | KW_TOP,
-	  "explore [mode=exhaustive|bounded|random] [preemptions=N] [runs=N] [seed=N]" },
-	{ "always", read_check, ZD_ST_ALWAYS, KW_NO_PREFIX | KW_TOP,
-	  "always page|entry|pgmap|device|result|pending|clean|violation ... | always P read REF SIZE expect=PATTERN" },
-	{ "sometimes", read_check, ZD_ST_SOMETIMES, KW_NO_PREFIX | KW_TOP,
-	  "sometimes page|entry|pgmap|device|result|pending|clean|violation ... | sometimes P read REF SIZE expect=PATTERN" },
-	{ "run-threads", read_run_threads, ZD_ST_RUN_THREADS, KW_NO_PREFIX | KW_TOP,
-	  "run-threads [repeat=N]" },
+    {"regime", read_regime, ZD_ST_REGIME, KW_TOP, "regime unified|split|legacy"},
+    {"ram", read_ram, ZD_ST_RAM, KW_TOP, "ram SIZE"},
+    {"seed", read_seed, ZD_ST_SEED, KW_TOP, "seed N"},
+    {"fail", read_fail, ZD_ST_FAIL, 0, "fail ram|pgtable|insert|memmap [count=N]"},
+    {"bug", read_bug, ZD_ST_BUG, KW_TOP, "bug ID"},
+    {"device", read_device, ZD_ST_DEVICE, 0,
+     "device NAME private|coherent|fsdax|generic|p2pdma SIZE [chunk=SIZE] [align=4K|2M|1G]"},
+    {"remove", read_remove, ZD_ST_REMOVE, 0, "remove DEV"},
+    {"process", read_process, ZD_ST_PROCESS, 0, "process P"},
+    {"put", read_put, ZD_ST_PUT, 0, "put H"},
+    {"unpin", read_unpin, ZD_ST_UNPIN, 0, "unpin H [dirty]"},
+    {"pinned", read_pinned, ZD_ST_PINNED_READ, 0,
+     "pinned H read SIZE [expect=PATTERN] | pinned H write SIZE PATTERN"},
+    {"poison", read_poison, ZD_ST_POISON, 0, "poison P REF | poison DEV+Np"},
+    {"tryget", read_tryget, ZD_ST_TRYGET, 0, "tryget H DEV+Np"},
+    {"get-pagemap", read_tryget, ZD_ST_GET_PAGEMAP, 0, "get-pagemap H DEV+Np"},
+    {"expect", read_expect, ZD_ST_EXPECT_CLEAN, KW_NO_PREFIX,
+     "expect page|entry|pgmap|device|result|pending|clean|violation ..."},
+    {"dump", read_dump, ZD_ST_DUMP_MM, KW_NO_PREFIX,
+     "dump page P REF | dump page DEV+Np | dump pgmap DEV | dump mm P"},
+    {"thread", NULL, ZD_ST_THREAD, KW_NO_PREFIX | KW_TOP, "thread NAME"},
+    {"end", NULL, ZD_ST_THREAD, KW_NO_PREFIX, "end"},
+    {"explore", read_explore, ZD_ST_EXPLORE, KW_NO_PREFIX | KW_TOP,
+     "explore [mode=exhaustive|bounded|random] [preemptions=N] [runs=N] [seed=N]"},
+    {"always", read_check, ZD_ST_ALWAYS, KW_NO_PREFIX | KW_TOP,
+     "always page|entry|pgmap|device|result|pending|clean|violation ... | always P read REF SIZE "
+     "expect=PATTERN"},
+    {"sometimes", read_check, ZD_ST_SOMETIMES, KW_NO_PREFIX | KW_TOP,
+     "sometimes page|entry|pgmap|device|result|pending|clean|violation ... | sometimes P read REF "
+     "SIZE expect=PATTERN"},
+    {"run-threads", read_run_threads, ZD_ST_RUN_THREADS, KW_NO_PREFIX | KW_TOP,
+     "run-threads [repeat=N]"},
 };
 
 static const struct keyword *find_keyword(const char *word)
@@ -414,53 +423,51 @@ bool is_reserved_word(const char *name)
 struct verb {
 	const char *word;
 	enum zd_stmt_kind kind;
-	unsigned int types;	/* device verbs: MEM_BIT()s the device may have */
+	unsigned int types; /* device verbs: MEM_BIT()s the device may have */
 	stmt_reader read;
 	const char *usage;
 };
 
 static const struct verb device_verbs[] = {
-	{ "read", ZD_ST_DEV_READ, MEM_MIRROR, read_dev_range, "DEV read P REF SIZE [expect=PATTERN]" },
-	{ "write", ZD_ST_DEV_WRITE, MEM_MIRROR, read_dev_range, "DEV write P REF SIZE PATTERN" },
-	{ "migrate", ZD_ST_DEV_MIGRATE, MEM_MIRROR, read_dev_range, "DEV migrate P REF SIZE" },
-	{ "evict", ZD_ST_DEV_EVICT, MEM_MIRROR, read_dev_range, "DEV evict P REF SIZE" },
-	{ "exclusive", ZD_ST_DEV_EXCLUSIVE, MEM_MIRROR, read_dev_range,
-	  "DEV exclusive P REF SIZE" },
-	{ "check-exclusive", ZD_ST_DEV_CHECK_EXCLUSIVE, MEM_MIRROR, read_dev_range,
-	  "DEV check-exclusive P REF SIZE" },
-	{ "release", ZD_ST_DEV_RELEASE, MEM_MIRROR, read_dev_release, "DEV release" },
-	{ "snapshot", ZD_ST_DEV_SNAPSHOT, MEM_MIRROR, read_dev_range,
-	  "DEV snapshot P REF SIZE expect=LIST" },
-	{ "fail-alloc", ZD_ST_DEV_FAIL_ALLOC, MEM_MIRROR, read_dev_fail_alloc, "DEV fail-alloc N" },
-	{ "create", ZD_ST_DAX_CREATE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV create F SIZE" },
-	{ "truncate", ZD_ST_DAX_TRUNCATE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax,
-	  "DEV truncate F SIZE" },
-	{ "punch", ZD_ST_DAX_PUNCH, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV punch F OFF LEN" },
-	{ "reflink", ZD_ST_DAX_REFLINK, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV reflink F2 F1" },
-	{ "delete", ZD_ST_DAX_DELETE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV delete F" },
-	{ "alloc", ZD_ST_P2P_ALLOC, MEM_BIT(ZD_SCR_MEM_P2PDMA), read_p2p, "DEV alloc H SIZE" },
-	{ "free", ZD_ST_P2P_FREE, MEM_BIT(ZD_SCR_MEM_P2PDMA), read_p2p, "DEV free H" },
-	{ "alloc-page", ZD_ST_ALLOC_PAGE, MEM_ANY_DEVICE, read_alloc_page,
-	  "DEV alloc-page H [order=N] [at=N]" },
-	{ "free-page", ZD_ST_FREE_PAGE, MEM_ANY_DEVICE, read_free_page, "DEV free-page H" },
+    {"read", ZD_ST_DEV_READ, MEM_MIRROR, read_dev_range, "DEV read P REF SIZE [expect=PATTERN]"},
+    {"write", ZD_ST_DEV_WRITE, MEM_MIRROR, read_dev_range, "DEV write P REF SIZE PATTERN"},
+    {"migrate", ZD_ST_DEV_MIGRATE, MEM_MIRROR, read_dev_range, "DEV migrate P REF SIZE"},
+    {"evict", ZD_ST_DEV_EVICT, MEM_MIRROR, read_dev_range, "DEV evict P REF SIZE"},
+    {"exclusive", ZD_ST_DEV_EXCLUSIVE, MEM_MIRROR, read_dev_range, "DEV exclusive P REF SIZE"},
+    {"check-exclusive", ZD_ST_DEV_CHECK_EXCLUSIVE, MEM_MIRROR, read_dev_range,
+     "DEV check-exclusive P REF SIZE"},
+    {"release", ZD_ST_DEV_RELEASE, MEM_MIRROR, read_dev_release, "DEV release"},
+    {"snapshot", ZD_ST_DEV_SNAPSHOT, MEM_MIRROR, read_dev_range,
+     "DEV snapshot P REF SIZE expect=LIST"},
+    {"fail-alloc", ZD_ST_DEV_FAIL_ALLOC, MEM_MIRROR, read_dev_fail_alloc, "DEV fail-alloc N"},
+    {"create", ZD_ST_DAX_CREATE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV create F SIZE"},
+    {"truncate", ZD_ST_DAX_TRUNCATE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV truncate F SIZE"},
+    {"punch", ZD_ST_DAX_PUNCH, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV punch F OFF LEN"},
+    {"reflink", ZD_ST_DAX_REFLINK, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV reflink F2 F1"},
+    {"delete", ZD_ST_DAX_DELETE, MEM_BIT(ZD_SCR_MEM_FSDAX), read_dax, "DEV delete F"},
+    {"alloc", ZD_ST_P2P_ALLOC, MEM_BIT(ZD_SCR_MEM_P2PDMA), read_p2p, "DEV alloc H SIZE"},
+    {"free", ZD_ST_P2P_FREE, MEM_BIT(ZD_SCR_MEM_P2PDMA), read_p2p, "DEV free H"},
+    {"alloc-page", ZD_ST_ALLOC_PAGE, MEM_ANY_DEVICE, read_alloc_page,
+     "DEV alloc-page H [order=N] [at=N]"},
+    {"free-page", ZD_ST_FREE_PAGE, MEM_ANY_DEVICE, read_free_page, "DEV free-page H"},
 };
 
 static const struct verb process_verbs[] = {
-	{ "mmap", ZD_ST_MMAP, 0, read_mmap,
-	  "P mmap NAME SIZE [anon|shared|file=F [shared]|dax=DEV:F|devdax=DEV|p2p=DEV] [prot=rw|r|none] [huge]" },
-	{ "munmap", ZD_ST_MUNMAP, 0, read_proc_range, "P munmap REF [SIZE]" },
-	{ "mprotect", ZD_ST_MPROTECT, 0, read_proc_range, "P mprotect REF SIZE prot=rw|r|none" },
-	{ "madvise", ZD_ST_MADVISE, 0, read_proc_range, "P madvise REF SIZE dontneed" },
-	{ "fork", ZD_ST_FORK, 0, read_fork, "P fork Q" },
-	{ "exit", ZD_ST_EXIT, 0, read_exit, "P exit" },
-	{ "write", ZD_ST_WRITE, 0, read_proc_range, "P write REF SIZE PATTERN" },
-	{ "read", ZD_ST_READ, 0, read_proc_range, "P read REF SIZE [expect=PATTERN]" },
-	{ "gup", ZD_ST_GUP, 0, read_gup,
-	  "P gup H REF NPAGES [pin] [longterm] [write] [fast|fast-only] [p2p]" },
+    {"mmap", ZD_ST_MMAP, 0, read_mmap,
+     "P mmap NAME SIZE [anon|shared|file=F [shared]|dax=DEV:F|devdax=DEV|p2p=DEV] [prot=rw|r|none] "
+     "[huge]"},
+    {"munmap", ZD_ST_MUNMAP, 0, read_proc_range, "P munmap REF [SIZE]"},
+    {"mprotect", ZD_ST_MPROTECT, 0, read_proc_range, "P mprotect REF SIZE prot=rw|r|none"},
+    {"madvise", ZD_ST_MADVISE, 0, read_proc_range, "P madvise REF SIZE dontneed"},
+    {"fork", ZD_ST_FORK, 0, read_fork, "P fork Q"},
+    {"exit", ZD_ST_EXIT, 0, read_exit, "P exit"},
+    {"write", ZD_ST_WRITE, 0, read_proc_range, "P write REF SIZE PATTERN"},
+    {"read", ZD_ST_READ, 0, read_proc_range, "P read REF SIZE [expect=PATTERN]"},
+    {"gup", ZD_ST_GUP, 0, read_gup,
+     "P gup H REF NPAGES [pin] [longterm] [write] [fast|fast-only] [p2p]"},
 };
 
-static const struct verb *find_verb(const struct verb *verbs, size_t n,
-				    const struct zd_token *t)
+static const struct verb *find_verb(const struct verb *verbs, size_t n, const struct zd_token *t)
 {
 	size_t i;
 
@@ -503,7 +510,8 @@ static int read_subject_verb(struct parser *p, struct zd_stmt *st, const struct 
 			use_process(p, subj->text, subj->line, subj->col);
 		else
 			perr_tok(p, subj,
-				 "unknown statement '%s' (not a keyword, a live device or a live process)",
+				 "unknown statement '%s' (not a keyword, a live device or a live "
+				 "process)",
 				 subj->text);
 		return -1;
 	}
@@ -521,9 +529,9 @@ static int read_subject_verb(struct parser *p, struct zd_stmt *st, const struct 
 			return -1;
 		}
 		if (!v) {
-			perr_tok(p, vt, "unknown device operation '%s' (allowed: %s)", vt->text,
-				 verb_list(device_verbs, ARRAY_SIZE(device_verbs), list,
-					   sizeof(list)));
+			perr_tok(
+			    p, vt, "unknown device operation '%s' (allowed: %s)", vt->text,
+			    verb_list(device_verbs, ARRAY_SIZE(device_verbs), list, sizeof(list)));
 			return -1;
 		}
 		snprintf(list, sizeof(list), "'%s'", v->word);
@@ -568,7 +576,9 @@ static int read_prefix(struct parser *p, struct zd_stmt *st)
 			return -1;
 		if (e->type != ZD_TOK_NAME || zd_scr_err_parse(e->text, &st->err)) {
 			perr_tok(p, e,
-				 "unknown error '%s' after '!' (allowed: EINVAL ENOMEM EBUSY EFAULT EPERM ENOENT EAGAIN EEXIST EOPNOTSUPP EREMOTEIO ENXIO SIGBUS SIGSEGV BLOCKED)",
+				 "unknown error '%s' after '!' (allowed: EINVAL ENOMEM EBUSY "
+				 "EFAULT EPERM ENOENT EAGAIN EEXIST EOPNOTSUPP EREMOTEIO ENXIO "
+				 "SIGBUS SIGSEGV BLOCKED)",
 				 e->text);
 			return -1;
 		}
@@ -626,7 +636,8 @@ static void open_thread(struct parser *p, struct zd_stmt *st, const struct zd_to
 	int idx = -1;
 
 	if (p->in_thread) {
-		perr_tok(p, kw, "nested thread: 'thread' inside thread '%s' (close it with 'end' first)",
+		perr_tok(p, kw,
+			 "nested thread: 'thread' inside thread '%s' (close it with 'end' first)",
 			 p->thread.u.thread.name);
 		p->bogus_depth++;
 		return;
@@ -759,7 +770,6 @@ int zd_script_parse_buffer(const char *name, const char *buf, size_t len, struct
 	struct zd_lex_stmt ls;
 	struct zd_lex_error le;
 	struct zd_stmt *top;
-	int r;
 
 	*out = NULL;
 	memset(&p, 0, sizeof(p));
@@ -781,7 +791,8 @@ int zd_script_parse_buffer(const char *name, const char *buf, size_t len, struct
 
 	zd_lexer_init(&lx, buf, len);
 	while (!p.stop) {
-		r = zd_lexer_next(&lx, &ls, &le);
+		int r = zd_lexer_next(&lx, &ls, &le);
+
 		if (r == 0)
 			break;
 		if (r == -2) {
@@ -876,6 +887,6 @@ void zd_script_free(struct zd_script *script)
 	if (!script)
 		return;
 	arena = script->arena;
-	arena_free(arena);	/* the script itself lives in its arena */
+	arena_free(arena); /* the script itself lives in its arena */
 	free(arena);
 }

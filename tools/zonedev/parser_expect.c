@@ -80,14 +80,18 @@ static int snapshot_codes(struct parser *p, const char *s, size_t len, int line,
 		bit = snapshot_word(s + i, j - i);
 		if (bit == -1) {
 			perr(p, line, col + (int)i,
-			     "unknown snapshot code '%.*s' (allowed: none, error, read, write, zero, pmd, pud, private-local, private-remote, coherent-local, coherent-remote)",
+			     "unknown snapshot code '%.*s' (allowed: none, error, read, write, "
+			     "zero, pmd, pud, private-local, private-remote, coherent-local, "
+			     "coherent-remote)",
 			     (int)(j - i), s + i);
 			return -1;
 		}
-		if (bit == -2 || (1u << bit) == ZD_SCR_SNAP_ERROR)
-			alone = true;
-		if (bit >= 0)
+		if (bit == -2) {
+			alone = true; /* none: no bit */
+		} else {
 			*codes |= 1u << bit;
+			alone |= (1u << bit) == ZD_SCR_SNAP_ERROR;
+		}
 		words++;
 		i = j + 1;
 	}
@@ -134,7 +138,8 @@ int str_snapshot(struct parser *p, const char *s, int line, int col, struct zd_s
 			if (str_number(p, num, line, col + (int)end + 1, "a repeat count", &count))
 				return -1;
 			if (count == 0) {
-				perr(p, line, col + (int)end + 1, "a repeat count must be at least 1");
+				perr(p, line, col + (int)end + 1,
+				     "a repeat count must be at least 1");
 				return -1;
 			}
 		}
@@ -154,10 +159,10 @@ int str_snapshot(struct parser *p, const char *s, int line, int col, struct zd_s
 /* ---- expectations ---- */
 
 enum val_type {
-	V_INT,		/* int64, may be negative */
-	V_BOOL,		/* 0 | 1 */
-	V_ORDER,	/* 0..ZD_MAX_ORDER */
-	V_ENUM,		/* one of words[] (the value is its index) */
+	V_INT,	 /* int64, may be negative */
+	V_BOOL,	 /* 0 | 1 */
+	V_ORDER, /* 0..ZD_MAX_ORDER */
+	V_ENUM,	 /* one of words[] (the value is its index) */
 };
 
 struct key_spec {
@@ -168,49 +173,47 @@ struct key_spec {
 	size_t nr_words;
 };
 
-static const char *const page_types[] = { "private", "coherent", "fsdax", "generic",
-					  "p2pdma",  "ram",	 "zero" };
-static const char *const entry_kinds[] = { "none",	"present",   "zero", "private",
-					   "exclusive", "migration", "pmd",  "pud" };
-static const char *const pgmap_states[] = { "live", "dying", "dead" };
+static const char *const page_types[] = {"private", "coherent", "fsdax", "generic",
+					 "p2pdma",  "ram",	"zero"};
+static const char *const entry_kinds[] = {"none",      "present",   "zero", "private",
+					  "exclusive", "migration", "pmd",  "pud"};
+static const char *const pgmap_states[] = {"live", "dying", "dead"};
 
 #define ENUM_WORDS(w) w, ARRAY_SIZE(w)
 
 static const struct key_spec page_keys[] = {
-	{ "refcount", ZD_SCR_KEY_REFCOUNT, V_INT, NULL, 0 },
-	{ "mapcount", ZD_SCR_KEY_MAPCOUNT, V_INT, NULL, 0 },
-	{ "pincount", ZD_SCR_KEY_PINCOUNT, V_INT, NULL, 0 },
-	{ "order", ZD_SCR_KEY_ORDER, V_ORDER, NULL, 0 },
-	{ "type", ZD_SCR_KEY_TYPE, V_ENUM, ENUM_WORDS(page_types) },
-	{ "locked", ZD_SCR_KEY_LOCKED, V_BOOL, NULL, 0 },
-	{ "poisoned", ZD_SCR_KEY_POISONED, V_BOOL, NULL, 0 },
-	{ "free", ZD_SCR_KEY_PAGE_FREE, V_BOOL, NULL, 0 },
+    {"refcount", ZD_SCR_KEY_REFCOUNT, V_INT, NULL, 0},
+    {"mapcount", ZD_SCR_KEY_MAPCOUNT, V_INT, NULL, 0},
+    {"pincount", ZD_SCR_KEY_PINCOUNT, V_INT, NULL, 0},
+    {"order", ZD_SCR_KEY_ORDER, V_ORDER, NULL, 0},
+    {"type", ZD_SCR_KEY_TYPE, V_ENUM, ENUM_WORDS(page_types)},
+    {"locked", ZD_SCR_KEY_LOCKED, V_BOOL, NULL, 0},
+    {"poisoned", ZD_SCR_KEY_POISONED, V_BOOL, NULL, 0},
+    {"free", ZD_SCR_KEY_PAGE_FREE, V_BOOL, NULL, 0},
 };
 
 static const struct key_spec entry_keys[] = {
-	{ "kind", ZD_SCR_KEY_KIND, V_ENUM, ENUM_WORDS(entry_kinds) },
-	{ "writable", ZD_SCR_KEY_WRITABLE, V_BOOL, NULL, 0 },
+    {"kind", ZD_SCR_KEY_KIND, V_ENUM, ENUM_WORDS(entry_kinds)},
+    {"writable", ZD_SCR_KEY_WRITABLE, V_BOOL, NULL, 0},
 };
 
 static const struct key_spec pgmap_keys[] = {
-	{ "refs", ZD_SCR_KEY_REFS, V_INT, NULL, 0 },
-	{ "state", ZD_SCR_KEY_STATE, V_ENUM, ENUM_WORDS(pgmap_states) },
-	{ "busy", ZD_SCR_KEY_BUSY, V_INT, NULL, 0 },
+    {"refs", ZD_SCR_KEY_REFS, V_INT, NULL, 0},
+    {"state", ZD_SCR_KEY_STATE, V_ENUM, ENUM_WORDS(pgmap_states)},
+    {"busy", ZD_SCR_KEY_BUSY, V_INT, NULL, 0},
 };
 
 static const struct key_spec device_keys[] = {
-	{ "allocated", ZD_SCR_KEY_ALLOCATED, V_INT, NULL, 0 },
-	{ "freed", ZD_SCR_KEY_FREED, V_INT, NULL, 0 },
-	{ "free", ZD_SCR_KEY_DEVICE_FREE, V_INT, NULL, 0 },
+    {"allocated", ZD_SCR_KEY_ALLOCATED, V_INT, NULL, 0},
+    {"freed", ZD_SCR_KEY_FREED, V_INT, NULL, 0},
+    {"free", ZD_SCR_KEY_DEVICE_FREE, V_INT, NULL, 0},
 };
 
 static int key_value(struct parser *p, const struct zd_token *t, const struct key_spec *k,
 		     struct zd_scr_expect *e)
 {
 	const char *v = t->value;
-	char list[128];
 	uint64_t u;
-	int w;
 
 	switch (k->type) {
 	case V_INT:
@@ -232,15 +235,15 @@ static int key_value(struct parser *p, const struct zd_token *t, const struct ke
 		}
 		e->value = (int64_t)u;
 		return 0;
-	case V_ENUM:
-		w = lookup_word(k->words, k->nr_words, v);
-		if (w < 0) {
-			perr(p, t->line, t->value_col, "unknown %s '%s' (allowed: %s)", k->name, v,
-			     word_list(k->words, k->nr_words, list, sizeof(list)));
-			return -1;
-		}
+	case V_ENUM: {
+		int w = lookup_word(k->words, k->nr_words, v);
+
+		if (w < 0)
+			return bad_word(p, t->line, t->value_col, k->name, v, k->words,
+					k->nr_words);
 		e->value = w;
 		return 0;
+	}
 	}
 	return -1;
 }
@@ -273,7 +276,6 @@ static int read_keys(struct parser *p, struct zd_stmt *st, const char *what,
 	size_t left = p->ls->nr_tokens - p->pos, n = 0, i;
 	struct zd_scr_expect *v = p_alloc(p, (left ? left : 1) * sizeof(*v));
 	const struct zd_token *t;
-	char list[160];
 
 	if (!v)
 		return -1;
@@ -290,6 +292,7 @@ static int read_keys(struct parser *p, struct zd_stmt *st, const char *what,
 				k = &specs[i];
 		if (specs && !k) {
 			const char *names[8];
+			char list[160];
 
 			for (i = 0; i < nr_specs && i < ARRAY_SIZE(names); i++)
 				names[i] = specs[i].name;
@@ -336,7 +339,8 @@ static int expect_device_arg(struct parser *p, struct zd_st_expect *x)
 	const struct zd_token *t;
 	int idx;
 
-	if (get_name(p, "device name", &t) || (idx = use_device(p, t->text, t->line, t->col)) < 0)
+	if (get_name(p, "device name", &t) ||
+	    (idx = use_device_or_removed(p, t->text, t->line, t->col)) < 0)
 		return -1;
 	x->device = p->names[idx].name;
 	return 0;
@@ -354,26 +358,25 @@ static bool is_invariant_id(const char *s)
 	return true;
 }
 
-static const char *const expect_subjects[] = { "page",	  "entry",   "pgmap", "device",
-					       "result", "pending", "clean", "violation" };
+static const char *const expect_subjects[] = {"page",	"entry",   "pgmap", "device",
+					      "result", "pending", "clean", "violation"};
 
 /* EXPECTATION after `expect`, `always` or `sometimes`; @what is its first word. */
 static int read_expectation(struct parser *p, struct zd_stmt *st, const struct zd_token *what)
 {
 	struct zd_st_expect *x = &st->u.expect;
 	const struct zd_token *t;
-	char list[96];
-	int w = what->type == ZD_TOK_NAME ?
-			lookup_word(expect_subjects, ARRAY_SIZE(expect_subjects), what->text) :
-			-1;
+	int w = what->type == ZD_TOK_NAME
+		    ? lookup_word(expect_subjects, ARRAY_SIZE(expect_subjects), what->text)
+		    : -1;
 
 	switch (w) {
 	case 0:
 		st->kind = ZD_ST_EXPECT_PAGE;
 		p->usage = "expect page P REF [k=v ...] | expect page DEV+Np [k=v ...]";
-		return get_loc(p, &x->loc) ? -1 :
-					     read_keys(p, st, "expect page", page_keys,
-						       ARRAY_SIZE(page_keys));
+		return get_loc(p, &x->loc)
+			   ? -1
+			   : read_keys(p, st, "expect page", page_keys, ARRAY_SIZE(page_keys));
 	case 1:
 		st->kind = ZD_ST_EXPECT_ENTRY;
 		p->usage = "expect entry P REF kind=K [writable=0|1]";
@@ -391,14 +394,14 @@ static int read_expectation(struct parser *p, struct zd_stmt *st, const struct z
 	case 2:
 		st->kind = ZD_ST_EXPECT_PGMAP;
 		p->usage = "expect pgmap DEV [refs=N] [state=live|dying|dead] [busy=N]";
-		return expect_device_arg(p, x) ? -1 :
-						 read_keys(p, st, "expect pgmap", pgmap_keys,
-							   ARRAY_SIZE(pgmap_keys));
+		return expect_device_arg(p, x)
+			   ? -1
+			   : read_keys(p, st, "expect pgmap", pgmap_keys, ARRAY_SIZE(pgmap_keys));
 	case 3:
 		st->kind = ZD_ST_EXPECT_DEVICE;
 		p->usage = "expect device DEV [allocated=N] [freed=N] [free=N]";
-		return expect_device_arg(p, x) ? -1 :
-						 read_keys(p, st, "expect device", device_keys,
+		return expect_device_arg(p, x) ? -1
+					       : read_keys(p, st, "expect device", device_keys,
 							   ARRAY_SIZE(device_keys));
 	case 4:
 		st->kind = ZD_ST_EXPECT_RESULT;
@@ -431,9 +434,8 @@ static int read_expectation(struct parser *p, struct zd_stmt *st, const struct z
 		x->id = p_strdup(p, t->text);
 		return finish(p, "expect violation");
 	}
-	perr_tok(p, what, "unknown expectation '%s' (allowed: %s)", what->text,
-		 word_list(expect_subjects, ARRAY_SIZE(expect_subjects), list, sizeof(list)));
-	return -1;
+	return bad_word(p, what->line, what->col, "expectation", what->text, expect_subjects,
+			ARRAY_SIZE(expect_subjects));
 }
 
 int read_expect(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
@@ -446,13 +448,13 @@ int read_expect(struct parser *p, struct zd_stmt *st, const struct zd_token *kw 
 /* `P read REF SIZE expect=PATTERN` inside always / sometimes. */
 static int read_expect_read(struct parser *p, struct zd_stmt *st, const struct zd_token *proc)
 {
-	static const struct opt_spec specs[] = { { "expect", OPT_VALUE } };
+	static const struct opt_spec specs[] = {{"expect", OPT_VALUE}};
 	struct zd_st_range *r = &st->u.range;
 	const struct zd_token *t, *seen[1];
 
 	st->kind = ZD_ST_EXPECT_READ;
 	p->usage = "P read REF SIZE expect=PATTERN";
-	next_tok(p);	/* read */
+	next_tok(p); /* read */
 	r->process = p_strdup(p, proc->text);
 	if (get_ref(p, r->process, &r->ref))
 		return -1;
@@ -498,14 +500,17 @@ int read_check(struct parser *p, struct zd_stmt *st, const struct zd_token *kw)
 	in->col = t->col;
 	in->text = st->text + text_offset(p->ls, p->pos - 1);
 	st->u.check.inner = in;
-	if (t->type == ZD_TOK_NAME && find_live(p, NK_PROCESS, t->text, NULL) >= 0 &&
-	    peek_tok(p) && strcmp(peek_tok(p)->text, "read") == 0)
+	if (t->type == ZD_TOK_NAME && peek_tok(p) && strcmp(peek_tok(p)->text, "read") == 0) {
+		if (use_process(p, t->text, t->line, t->col) < 0)
+			return -1;
 		return read_expect_read(p, in, t);
+	}
 	if (t->type == ZD_TOK_NAME &&
 	    lookup_word(expect_subjects, ARRAY_SIZE(expect_subjects), t->text) >= 0)
 		return read_expectation(p, in, t);
 	perr_tok(p, t,
-		 "expected an expectation after '%s' (page, entry, pgmap, device, result, pending, clean, violation ID, or P read REF SIZE expect=PATTERN), got '%s'",
+		 "expected an expectation after '%s' (page, entry, pgmap, device, result, pending, "
+		 "clean, violation ID, or P read REF SIZE expect=PATTERN), got '%s'",
 		 kw->text, t->text);
 	return -1;
 }
@@ -533,7 +538,7 @@ int read_dump(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __
 	} else if (strcmp(what->text, "pgmap") == 0) {
 		st->kind = ZD_ST_DUMP_PGMAP;
 		if (get_name(p, "device name", &t) ||
-		    (idx = use_device(p, t->text, t->line, t->col)) < 0)
+		    (idx = use_device_or_removed(p, t->text, t->line, t->col)) < 0)
 			return -1;
 		st->u.dev.device = p->names[idx].name;
 	} else if (strcmp(what->text, "mm") == 0) {
@@ -553,28 +558,27 @@ int read_dump(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __
 
 int read_explore(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const char *const modes[] = { "bounded", "exhaustive", "random" };
+	static const char *const modes[] = {"bounded", "exhaustive", "random"};
 	static const struct opt_spec specs[] = {
-		{ "mode", OPT_VALUE }, { "preemptions", OPT_VALUE },
-		{ "runs", OPT_VALUE }, { "seed", OPT_VALUE },
+	    {"mode", OPT_VALUE},
+	    {"preemptions", OPT_VALUE},
+	    {"runs", OPT_VALUE},
+	    {"seed", OPT_VALUE},
 	};
 	struct zd_st_explore *x = &st->u.explore;
 	const struct zd_token *seen[4], *t;
 	uint64_t v;
-	char list[64];
-	int m;
 
 	x->mode = ZD_SCR_EXPLORE_BOUNDED;
 	x->preemptions = 2;
 	if (get_options(p, "explore", specs, ARRAY_SIZE(specs), seen))
 		return -1;
 	if ((t = seen[0])) {
-		m = lookup_word(modes, ARRAY_SIZE(modes), t->value);
-		if (m < 0) {
-			perr(p, t->line, t->value_col, "unknown explore mode '%s' (allowed: %s)",
-			     t->value, word_list(modes, ARRAY_SIZE(modes), list, sizeof(list)));
-			return -1;
-		}
+		int m = lookup_word(modes, ARRAY_SIZE(modes), t->value);
+
+		if (m < 0)
+			return bad_word(p, t->line, t->value_col, "explore mode", t->value, modes,
+					ARRAY_SIZE(modes));
 		x->mode = (enum zd_scr_explore_mode)m;
 		x->has_mode = true;
 	}
@@ -608,7 +612,7 @@ int read_explore(struct parser *p, struct zd_stmt *st, const struct zd_token *kw
 
 int read_run_threads(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const struct opt_spec specs[] = { { "repeat", OPT_VALUE } };
+	static const struct opt_spec specs[] = {{"repeat", OPT_VALUE}};
 	const struct zd_token *seen[1];
 
 	st->u.run_threads.repeat = 1;

@@ -24,33 +24,33 @@
 enum name_kind {
 	NK_DEVICE,
 	NK_PROCESS,
-	NK_MAPPING,	/* owner: the process */
-	NK_FILE,	/* owner: the fsdax device */
+	NK_MAPPING, /* owner: the process */
+	NK_FILE,    /* owner: the fsdax device */
 	NK_HANDLE,
 	NK_THREAD,
 };
 
 /* What a handle holds; decides which statements may release or use it. */
 enum handle_kind {
-	HK_GUP,		/* gup without pin */
-	HK_PIN,		/* gup ... pin */
-	HK_PAGE,	/* DEV alloc-page */
-	HK_TRYGET,	/* tryget */
-	HK_PGMAP,	/* get-pagemap: a pgmap reference, no pages */
-	HK_P2P,		/* DEV alloc */
+	HK_GUP,	   /* gup without pin */
+	HK_PIN,	   /* gup ... pin */
+	HK_PAGE,   /* DEV alloc-page */
+	HK_TRYGET, /* tryget */
+	HK_PGMAP,  /* get-pagemap: a pgmap reference, no pages */
+	HK_P2P,	   /* DEV alloc */
 };
 
 struct name_entry {
 	enum name_kind kind;
 	const char *name;
-	const char *owner;	/* mapping: process; file: device; else NULL */
+	const char *owner; /* mapping: process; file: device; else NULL */
 	bool live;
 	bool pending;		/* defined by the statement being parsed, not yet visible */
 	int line;		/* defined on */
 	int end_line;		/* ended on (0 while live) */
 	int mem;		/* device: enum zd_scr_mem, or -1 when its statement had an error */
 	uint64_t pages;		/* device: size in pages, 0 when unknown */
-	enum handle_kind hkind;	/* handle */
+	enum handle_kind hkind; /* handle */
 	const char *hdevice;	/* handle of HK_PAGE / HK_P2P: the device */
 };
 
@@ -61,30 +61,30 @@ struct stmt_vec {
 };
 
 struct parser {
-	const char *file;	/* arena copy of the name */
+	const char *file; /* arena copy of the name */
 	FILE *err;
 	struct zd_script *script;
 	int nr_errors;
-	bool stop;		/* out of memory or too many errors */
-	bool failed;		/* the current statement had an error */
+	bool stop;   /* out of memory or too many errors */
+	bool failed; /* the current statement had an error */
 
 	/* the statement being parsed */
 	const struct zd_lex_stmt *ls;
-	size_t pos;		/* next token */
-	const char *usage;	/* usage line of the current statement form, for messages */
+	size_t pos;	   /* next token */
+	const char *usage; /* usage line of the current statement form, for messages */
 
 	/* names, in definition order; entries >= pending_from belong to the current statement */
 	struct name_entry *names;
 	size_t nr_names, cap_names, pending_from;
-	size_t *ends;		/* names the current statement ends */
+	size_t *ends; /* names the current statement ends */
 	size_t nr_ends, cap_ends;
 
-	int first_device_line;	/* 0 until a device statement */
+	int first_device_line; /* 0 until a device statement */
 
 	struct stmt_vec top;
 	/* thread block being read */
 	bool in_thread;
-	int bogus_depth;	/* nested `thread` lines (errors) whose `end` is still to come */
+	int bogus_depth; /* nested `thread` lines (errors) whose `end` is still to come */
 	struct zd_stmt thread;
 	struct stmt_vec body;
 	struct name_entry *saved_names;
@@ -99,9 +99,9 @@ const char *p_strndup(struct parser *p, const char *s, size_t len);
 
 /* parser.c: messages */
 void perr(struct parser *p, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void perr_tok(struct parser *p, const struct zd_token *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* parser.c: the token cursor over p->ls */
 const struct zd_token *peek_tok(struct parser *p);
@@ -111,23 +111,23 @@ int finish(struct parser *p, const char *stmt);
 
 /* parser.c: token readers; each returns 0, or -1 after reporting an error */
 int get_name(struct parser *p, const char *what, const struct zd_token **out);
-int str_size(struct parser *p, const char *s, int line, int col, const char *what,
-	     uint64_t *out);
-int str_number(struct parser *p, const char *s, int line, int col, const char *what,
-	       uint64_t *out);
-int str_int64(struct parser *p, const char *s, int line, int col, const char *what,
-	      int64_t *out);
+int str_size(struct parser *p, const char *s, int line, int col, const char *what, uint64_t *out);
+int str_number(struct parser *p, const char *s, int line, int col, const char *what, uint64_t *out);
+int str_int64(struct parser *p, const char *s, int line, int col, const char *what, int64_t *out);
 int get_size(struct parser *p, const char *what, uint64_t *out);
 int get_number(struct parser *p, const char *what, uint64_t *out);
 int check_nonzero(struct parser *p, const struct zd_stmt *st, uint64_t v, int line, int col,
 		  const char *what);
 int lookup_word(const char *const *words, size_t n, const char *s);
 const char *word_list(const char *const *words, size_t n, char *buf, size_t size);
+/* report "unknown WHAT 'GOT' (allowed: WORDS...)" and return -1 */
+int bad_word(struct parser *p, int line, int col, const char *what, const char *got,
+	     const char *const *words, size_t n);
 
 /* parser.c: options of the form `word` or `key=value` after the positional arguments */
 enum opt_type {
-	OPT_FLAG,	/* a bare word */
-	OPT_VALUE,	/* key=value */
+	OPT_FLAG,  /* a bare word */
+	OPT_VALUE, /* key=value */
 };
 
 struct opt_spec {
@@ -143,11 +143,13 @@ bool is_reserved_word(const char *name);
 
 /* parser_names.c: names. declare() adds a pending name (visible after commit_names()). */
 int find_live(struct parser *p, enum name_kind kind, const char *name, const char *owner);
-int declare(struct parser *p, enum name_kind kind, const char *name, const char *owner,
-	    int line, int col);
+int declare(struct parser *p, enum name_kind kind, const char *name, const char *owner, int line,
+	    int col);
 void end_name(struct parser *p, int idx);
 void commit_names(struct parser *p, const struct zd_stmt *st);
 int use_device(struct parser *p, const char *name, int line, int col);
+/* for inspection (expect pgmap/device, dump pgmap): a live device, else the last removed one */
+int use_device_or_removed(struct parser *p, const char *name, int line, int col);
 int use_process(struct parser *p, const char *name, int line, int col);
 int use_handle(struct parser *p, const struct zd_token *t);
 int use_file(struct parser *p, const char *device, const char *file, int line, int col);
@@ -161,8 +163,7 @@ int get_loc(struct parser *p, struct zd_scr_loc *loc);
 
 /* parser_expect.c: data */
 int str_pattern(struct parser *p, const char *s, int line, int col, struct zd_scr_pattern *out);
-int str_snapshot(struct parser *p, const char *s, int line, int col,
-		 struct zd_scr_snapshot *out);
+int str_snapshot(struct parser *p, const char *s, int line, int col, struct zd_scr_snapshot *out);
 
 #define MEM_BIT(t) (1u << (t))
 #define MEM_MIRROR (MEM_BIT(ZD_SCR_MEM_PRIVATE) | MEM_BIT(ZD_SCR_MEM_COHERENT))

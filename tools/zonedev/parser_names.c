@@ -11,8 +11,8 @@
 /* ---- names ---- */
 
 static const char *const name_kind_words[] = {
-	[NK_DEVICE] = "device", [NK_PROCESS] = "process", [NK_MAPPING] = "mapping",
-	[NK_FILE] = "file",	[NK_HANDLE] = "handle",	  [NK_THREAD] = "thread",
+    [NK_DEVICE] = "device", [NK_PROCESS] = "process", [NK_MAPPING] = "mapping",
+    [NK_FILE] = "file",	    [NK_HANDLE] = "handle",   [NK_THREAD] = "thread",
 };
 
 static bool same_owner(const struct name_entry *e, const char *owner)
@@ -44,8 +44,8 @@ int find_live(struct parser *p, enum name_kind kind, const char *name, const cha
 	return find(p, kind, name, owner, false);
 }
 
-/* The line on which the most recent, ended @name of @kind ended, or 0. */
-static int ended_line(struct parser *p, enum name_kind kind, const char *name, const char *owner)
+/* Index of the most recent entry of @name of @kind that has ended, or -1. */
+static int last_ended(struct parser *p, enum name_kind kind, const char *name, const char *owner)
 {
 	size_t i;
 
@@ -54,9 +54,17 @@ static int ended_line(struct parser *p, enum name_kind kind, const char *name, c
 
 		if (e->kind == kind && !e->live && !e->pending && e->end_line &&
 		    strcmp(e->name, name) == 0 && same_owner(e, owner))
-			return e->end_line;
+			return (int)i;
 	}
-	return 0;
+	return -1;
+}
+
+/* The line on which the most recent, ended @name of @kind ended, or 0. */
+static int ended_line(struct parser *p, enum name_kind kind, const char *name, const char *owner)
+{
+	int idx = last_ended(p, kind, name, owner);
+
+	return idx >= 0 ? p->names[idx].end_line : 0;
 }
 
 int declare(struct parser *p, enum name_kind kind, const char *name, const char *owner, int line,
@@ -196,6 +204,15 @@ int use_device(struct parser *p, const char *name, int line, int col)
 	return -1;
 }
 
+int use_device_or_removed(struct parser *p, const char *name, int line, int col)
+{
+	int idx = find_live(p, NK_DEVICE, name, NULL);
+
+	if (idx < 0)
+		idx = last_ended(p, NK_DEVICE, name, NULL);
+	return idx >= 0 ? idx : use_device(p, name, line, col);
+}
+
 int use_process(struct parser *p, const char *name, int line, int col)
 {
 	int idx = find_live(p, NK_PROCESS, name, NULL);
@@ -263,15 +280,14 @@ static const char *mask_words(unsigned int mask)
 	return "another kind of";
 }
 
-bool device_is(struct parser *p, int idx, unsigned int type_mask, const char *op, int line,
-	       int col)
+bool device_is(struct parser *p, int idx, unsigned int type_mask, const char *op, int line, int col)
 {
 	const struct name_entry *e = &p->names[idx];
 
 	if (e->mem < 0 || (type_mask & MEM_BIT(e->mem)))
 		return true;
-	perr(p, line, col, "%s needs %s device, but '%s' is %s", op, mask_words(type_mask),
-	     e->name, zd_scr_mem_name((enum zd_scr_mem)e->mem));
+	perr(p, line, col, "%s needs %s device, but '%s' is %s", op, mask_words(type_mask), e->name,
+	     zd_scr_mem_name((enum zd_scr_mem)e->mem));
 	return false;
 }
 
@@ -295,7 +311,8 @@ int get_ref(struct parser *p, const char *process, struct zd_scr_ref *ref)
 	if (find_live(p, NK_MAPPING, name, process) < 0) {
 		if (find_live(p, NK_DEVICE, name, NULL) >= 0)
 			perr_tok(p, t,
-				 "'%s' is a device; a location in process '%s' is MAPPING or MAPPING+SIZE",
+				 "'%s' is a device; a location in process '%s' is MAPPING or "
+				 "MAPPING+SIZE",
 				 name, process);
 		else
 			perr_tok(p, t, "'%s' is not a mapping of process '%s'", name, process);
@@ -303,8 +320,8 @@ int get_ref(struct parser *p, const char *process, struct zd_scr_ref *ref)
 	}
 	ref->mapping = name;
 	ref->offset = 0;
-	if (plus && str_size(p, plus + 1, t->line, t->col + (int)nlen + 1, "an offset",
-			     &ref->offset))
+	if (plus &&
+	    str_size(p, plus + 1, t->line, t->col + (int)nlen + 1, "an offset", &ref->offset))
 		return -1;
 	return 0;
 }
@@ -327,7 +344,8 @@ int tok_page(struct parser *p, const struct zd_token *t, struct zd_scr_page *pag
 	if (idx < 0) {
 		if (find_live(p, NK_PROCESS, name, NULL) >= 0)
 			perr_tok(p, t,
-				 "'%s' is a process; a page is DEV+Np (a location in a process is P REF)",
+				 "'%s' is a process; a page is DEV+Np (a location in a process is "
+				 "P REF)",
 				 name);
 		else
 			use_device(p, name, t->line, t->col);

@@ -24,19 +24,15 @@ static int before_first_device(struct parser *p, const struct zd_token *kw)
 
 int read_regime(struct parser *p, struct zd_stmt *st, const struct zd_token *kw)
 {
-	static const char *const words[] = { "unified", "split", "legacy" };
+	static const char *const words[] = {"unified", "split", "legacy"};
 	const struct zd_token *t;
-	char list[64];
 	int r;
 
 	if (before_first_device(p, kw) || !(t = need_tok(p, "regime")))
 		return -1;
 	r = lookup_word(words, ARRAY_SIZE(words), t->text);
-	if (r < 0) {
-		perr_tok(p, t, "unknown regime '%s' (allowed: %s)", t->text,
-			 word_list(words, ARRAY_SIZE(words), list, sizeof(list)));
-		return -1;
-	}
+	if (r < 0)
+		return bad_word(p, t->line, t->col, "regime", t->text, words, ARRAY_SIZE(words));
 	st->u.regime.regime = (enum zd_scr_regime)r;
 	return finish(p, "regime");
 }
@@ -64,11 +60,10 @@ int read_seed(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __
 
 int read_fail(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const struct opt_spec specs[] = { { "count", OPT_VALUE } };
+	static const struct opt_spec specs[] = {{"count", OPT_VALUE}};
 	const char *sites[ZD_SCR_FAIL__COUNT];
 	const struct zd_token *seen[1], *t;
-	char list[128];
-	int i, site = -1;
+	int i, site;
 
 	for (i = 0; i < ZD_SCR_FAIL__COUNT; i++)
 		sites[i] = zd_scr_fail_site_name((enum zd_scr_fail_site)i);
@@ -76,11 +71,9 @@ int read_fail(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __
 	if (!t)
 		return -1;
 	site = lookup_word(sites, ZD_SCR_FAIL__COUNT, t->text);
-	if (site < 0) {
-		perr_tok(p, t, "unknown fail site '%s' (allowed: %s)", t->text,
-			 word_list(sites, ZD_SCR_FAIL__COUNT, list, sizeof(list)));
-		return -1;
-	}
+	if (site < 0)
+		return bad_word(p, t->line, t->col, "fail site", t->text, sites,
+				ZD_SCR_FAIL__COUNT);
 	st->u.fail.site = (enum zd_scr_fail_site)site;
 	st->u.fail.site_name = sites[site];
 	st->u.fail.count = 1;
@@ -116,7 +109,8 @@ int read_bug(struct parser *p, struct zd_stmt *st, const struct zd_token *kw)
 		return -1;
 	if (!is_kebab(t->text)) {
 		perr_tok(p, t,
-			 "malformed bug ID '%s' (a lower-case kebab-case word such as release-pages-devmap)",
+			 "malformed bug ID '%s' (a lower-case kebab-case word such as "
+			 "release-pages-devmap)",
 			 t->text);
 		return -1;
 	}
@@ -166,12 +160,11 @@ static int device_chunk(struct parser *p, struct zd_st_device *d, const struct z
 
 int read_device(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const char *const types[] = { "private", "coherent", "fsdax", "generic", "p2pdma" };
-	static const struct opt_spec specs[] = { { "chunk", OPT_VALUE }, { "align", OPT_VALUE } };
+	static const char *const types[] = {"private", "coherent", "fsdax", "generic", "p2pdma"};
+	static const struct opt_spec specs[] = {{"chunk", OPT_VALUE}, {"align", OPT_VALUE}};
 	struct zd_st_device *d = &st->u.device;
 	const struct zd_token *name, *t, *size_tok, *seen[2];
 	size_t nr_specs;
-	char list[96];
 	int idx, type;
 
 	if (!p->first_device_line)
@@ -186,11 +179,9 @@ int read_device(struct parser *p, struct zd_stmt *st, const struct zd_token *kw 
 	if (!t)
 		return -1;
 	type = lookup_word(types, ARRAY_SIZE(types), t->text);
-	if (type < 0) {
-		perr_tok(p, t, "unknown memory type '%s' (allowed: %s)", t->text,
-			 word_list(types, ARRAY_SIZE(types), list, sizeof(list)));
-		return -1;
-	}
+	if (type < 0)
+		return bad_word(p, t->line, t->col, "memory type", t->text, types,
+				ARRAY_SIZE(types));
 	d->type = (enum zd_scr_mem)type;
 	p->names[idx].mem = type;
 	size_tok = peek_tok(p);
@@ -269,7 +260,7 @@ int read_process(struct parser *p, struct zd_stmt *st, const struct zd_token *kw
 
 static int str_prot(struct parser *p, const struct zd_token *t, enum zd_scr_prot *prot)
 {
-	static const char *const words[] = { "rw", "r", "none" };
+	static const char *const words[] = {"rw", "r", "none"};
 	int v = lookup_word(words, ARRAY_SIZE(words), t->value);
 
 	if (v < 0) {
@@ -282,8 +273,8 @@ static int str_prot(struct parser *p, const struct zd_token *t, enum zd_scr_prot
 }
 
 /* The device of dax=, devdax= and p2p=: live and of @type. */
-static int map_device(struct parser *p, const char *name, int line, int col,
-		      enum zd_scr_mem type, const char *opt, const char **out)
+static int map_device(struct parser *p, const char *name, int line, int col, enum zd_scr_mem type,
+		      const char *opt, const char **out)
 {
 	char what[32];
 	int idx;
@@ -307,11 +298,10 @@ enum { MO_ANON, MO_SHARED, MO_FILE, MO_DAX, MO_DEVDAX, MO_P2P, MO_PROT, MO_HUGE,
 static int mmap_kind(struct parser *p, struct zd_st_mmap *m, const struct zd_token **seen)
 {
 	static const enum zd_scr_map_kind kinds[] = {
-		[MO_ANON] = ZD_SCR_MAP_ANON, [MO_FILE] = ZD_SCR_MAP_FILE,
-		[MO_DAX] = ZD_SCR_MAP_DAX, [MO_DEVDAX] = ZD_SCR_MAP_DEVDAX,
-		[MO_P2P] = ZD_SCR_MAP_P2P,
+	    [MO_ANON] = ZD_SCR_MAP_ANON,     [MO_FILE] = ZD_SCR_MAP_FILE, [MO_DAX] = ZD_SCR_MAP_DAX,
+	    [MO_DEVDAX] = ZD_SCR_MAP_DEVDAX, [MO_P2P] = ZD_SCR_MAP_P2P,
 	};
-	static const int order[] = { MO_ANON, MO_FILE, MO_DAX, MO_DEVDAX, MO_P2P };
+	static const int order[] = {MO_ANON, MO_FILE, MO_DAX, MO_DEVDAX, MO_P2P};
 	const struct zd_token *kind = NULL, *t;
 	const char *colon;
 	size_t i;
@@ -337,15 +327,16 @@ static int mmap_kind(struct parser *p, struct zd_st_mmap *m, const struct zd_tok
 	switch (m->kind) {
 	case ZD_SCR_MAP_ANON:
 		if (m->shared) {
-			perr_tok(p, seen[MO_SHARED],
-				 "'anon' is private: write 'shared' alone for shared anonymous memory");
+			perr_tok(
+			    p, seen[MO_SHARED],
+			    "'anon' is private: write 'shared' alone for shared anonymous memory");
 			return -1;
 		}
 		return 0;
 	case ZD_SCR_MAP_FILE:
 		if (!zd_lex_is_name(t->value, strlen(t->value))) {
-			perr(p, t->line, t->value_col, "expected a file name after 'file=', got '%s'",
-			     t->value);
+			perr(p, t->line, t->value_col,
+			     "expected a file name after 'file=', got '%s'", t->value);
 			return -1;
 		}
 		m->file = p_strdup(p, t->value);
@@ -363,7 +354,9 @@ static int mmap_kind(struct parser *p, struct zd_st_mmap *m, const struct zd_tok
 			return -1;
 		m->file = p_strdup(p, colon + 1);
 		return use_file(p, m->device, m->file, t->line,
-				t->value_col + (int)(colon - t->value) + 1) < 0 ? -1 : 0;
+				t->value_col + (int)(colon - t->value) + 1) < 0
+			   ? -1
+			   : 0;
 	case ZD_SCR_MAP_DEVDAX:
 		m->shared = true;
 		return map_device(p, t->value, t->line, t->value_col, ZD_SCR_MEM_GENERIC, "devdax",
@@ -381,10 +374,10 @@ static int mmap_kind(struct parser *p, struct zd_st_mmap *m, const struct zd_tok
 int read_mmap(struct parser *p, struct zd_stmt *st, const struct zd_token *proc)
 {
 	static const struct opt_spec specs[MO__COUNT] = {
-		[MO_ANON] = { "anon", OPT_FLAG },     [MO_SHARED] = { "shared", OPT_FLAG },
-		[MO_FILE] = { "file", OPT_VALUE },    [MO_DAX] = { "dax", OPT_VALUE },
-		[MO_DEVDAX] = { "devdax", OPT_VALUE }, [MO_P2P] = { "p2p", OPT_VALUE },
-		[MO_PROT] = { "prot", OPT_VALUE },    [MO_HUGE] = { "huge", OPT_FLAG },
+	    [MO_ANON] = {"anon", OPT_FLAG},	 [MO_SHARED] = {"shared", OPT_FLAG},
+	    [MO_FILE] = {"file", OPT_VALUE},	 [MO_DAX] = {"dax", OPT_VALUE},
+	    [MO_DEVDAX] = {"devdax", OPT_VALUE}, [MO_P2P] = {"p2p", OPT_VALUE},
+	    [MO_PROT] = {"prot", OPT_VALUE},	 [MO_HUGE] = {"huge", OPT_FLAG},
 	};
 	struct zd_st_mmap *m = &st->u.mmap;
 	const struct zd_token *name, *size_tok, *seen[MO__COUNT];
@@ -423,7 +416,7 @@ static int range_size(struct parser *p, const struct zd_stmt *st, uint64_t *size
 /* [expect=PATTERN] as the only option of a read. */
 static int read_expect_opt(struct parser *p, const char *stmt, struct zd_st_range *r)
 {
-	static const struct opt_spec specs[] = { { "expect", OPT_VALUE } };
+	static const struct opt_spec specs[] = {{"expect", OPT_VALUE}};
 	const struct zd_token *seen[1];
 
 	if (get_options(p, stmt, specs, 1, seen))
@@ -436,7 +429,8 @@ static int read_expect_opt(struct parser *p, const char *stmt, struct zd_st_rang
 
 static int read_pattern_arg(struct parser *p, const char *stmt, struct zd_st_range *r)
 {
-	const struct zd_token *t = need_tok(p, "PATTERN (fill=BYTE, index, index+K, -index or zero)");
+	const struct zd_token *t =
+	    need_tok(p, "PATTERN (fill=BYTE, index, index+K, -index or zero)");
 
 	if (!t || str_pattern(p, t->text, t->line, t->col, &r->pattern))
 		return -1;
@@ -445,8 +439,8 @@ static int read_pattern_arg(struct parser *p, const char *stmt, struct zd_st_ran
 
 int read_proc_range(struct parser *p, struct zd_stmt *st, const struct zd_token *proc)
 {
-	static const struct opt_spec prot_spec[] = { { "prot", OPT_VALUE } };
-	static const struct opt_spec advice_spec[] = { { "dontneed", OPT_FLAG } };
+	static const struct opt_spec prot_spec[] = {{"prot", OPT_VALUE}};
+	static const struct opt_spec advice_spec[] = {{"dontneed", OPT_FLAG}};
 	struct zd_st_range *r = &st->u.range;
 	const struct zd_token *seen[1];
 
@@ -522,7 +516,7 @@ int read_exit(struct parser *p, struct zd_stmt *st, const struct zd_token *proc)
 
 int read_dev_range(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 {
-	static const struct opt_spec list_spec[] = { { "expect", OPT_VALUE } };
+	static const struct opt_spec list_spec[] = {{"expect", OPT_VALUE}};
 	struct zd_st_range *r = &st->u.range;
 	const struct zd_token *t, *size_tok, *seen[1];
 
@@ -585,12 +579,12 @@ enum { GF_PIN, GF_LONGTERM, GF_WRITE, GF_FAST, GF_FAST_ONLY, GF_P2P, GF__COUNT }
 int read_gup(struct parser *p, struct zd_stmt *st, const struct zd_token *proc)
 {
 	static const struct opt_spec specs[GF__COUNT] = {
-		{ "pin", OPT_FLAG },	   { "longterm", OPT_FLAG },  { "write", OPT_FLAG },
-		{ "fast", OPT_FLAG },	   { "fast-only", OPT_FLAG }, { "p2p", OPT_FLAG },
+	    {"pin", OPT_FLAG},	{"longterm", OPT_FLAG},	 {"write", OPT_FLAG},
+	    {"fast", OPT_FLAG}, {"fast-only", OPT_FLAG}, {"p2p", OPT_FLAG},
 	};
 	static const unsigned int bits[GF__COUNT] = {
-		ZD_SCR_GUP_PIN,	 ZD_SCR_GUP_LONGTERM,  ZD_SCR_GUP_WRITE,
-		ZD_SCR_GUP_FAST, ZD_SCR_GUP_FAST_ONLY, ZD_SCR_GUP_P2P,
+	    ZD_SCR_GUP_PIN,  ZD_SCR_GUP_LONGTERM,  ZD_SCR_GUP_WRITE,
+	    ZD_SCR_GUP_FAST, ZD_SCR_GUP_FAST_ONLY, ZD_SCR_GUP_P2P,
 	};
 	struct zd_st_gup *g = &st->u.gup;
 	const struct zd_token *h, *n, *seen[GF__COUNT];
@@ -638,7 +632,7 @@ int read_put(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __m
 
 int read_unpin(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const struct opt_spec specs[] = { { "dirty", OPT_FLAG } };
+	static const struct opt_spec specs[] = {{"dirty", OPT_FLAG}};
 	const struct zd_token *t = need_tok(p, "handle"), *seen[1];
 	int idx;
 
@@ -722,8 +716,7 @@ int read_dax(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 			return -1;
 		break;
 	case ZD_ST_DAX_PUNCH:
-		if (file_arg(p, f->device, false, &f->file) ||
-		    get_size(p, "an offset", &f->offset))
+		if (file_arg(p, f->device, false, &f->file) || get_size(p, "an offset", &f->offset))
 			return -1;
 		t = peek_tok(p);
 		if (get_size(p, "a length", &f->size) ||
@@ -757,11 +750,13 @@ int read_dax(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 int read_p2p(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 {
 	struct zd_st_handle *h = &st->u.handle;
-	const struct zd_token *t, *size_tok;
+	const struct zd_token *t;
 	int idx;
 
 	h->device = p_strdup(p, dev->text);
 	if (st->kind == ZD_ST_P2P_ALLOC) {
+		const struct zd_token *size_tok;
+
 		if (get_name(p, "handle name", &t))
 			return -1;
 		idx = declare(p, NK_HANDLE, t->text, NULL, t->line, t->col);
@@ -794,10 +789,10 @@ int read_p2p(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 
 int read_alloc_page(struct parser *p, struct zd_stmt *st, const struct zd_token *dev)
 {
-	static const struct opt_spec specs[] = { { "order", OPT_VALUE }, { "at", OPT_VALUE } };
+	static const struct opt_spec specs[] = {{"order", OPT_VALUE}, {"at", OPT_VALUE}};
 	struct zd_st_handle *h = &st->u.handle;
 	const struct zd_token *t, *seen[2];
-	uint64_t order = 0, pages;
+	uint64_t order = 0;
 	int idx;
 
 	h->device = p_strdup(p, dev->text);
@@ -823,10 +818,12 @@ int read_alloc_page(struct parser *p, struct zd_stmt *st, const struct zd_token 
 	}
 	h->order = (unsigned int)order;
 	if (seen[1]) {
-		if (str_number(p, seen[1]->value, seen[1]->line, seen[1]->value_col,
-			       "a page index", &h->at))
+		if (str_number(p, seen[1]->value, seen[1]->line, seen[1]->value_col, "a page index",
+			       &h->at))
 			return -1;
 		h->has_at = true;
+		uint64_t pages;
+
 		idx = find_live(p, NK_DEVICE, h->device, NULL);
 		pages = idx >= 0 ? p->names[idx].pages : 0;
 		if (pages && h->at >= pages) {
