@@ -3,6 +3,9 @@
  * zonedev benchmarks: the shared helpers declared in benchlib.h (machine
  * line, clock, repeated runs, floors, RSS, goal tally).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RUSAGE_THREAD */
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include "sync/sync.h"
@@ -135,6 +139,18 @@ uint64_t bench_now_ns(void)
 	return zd_clock_ns();
 }
 
+void bench_cpu_ns(double *user_ns, double *sys_ns)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru)) {
+		*user_ns = *sys_ns = 0;
+		return;
+	}
+	*user_ns = (double)ru.ru_utime.tv_sec * 1e9 + (double)ru.ru_utime.tv_usec * 1e3;
+	*sys_ns = (double)ru.ru_stime.tv_sec * 1e9 + (double)ru.ru_stime.tv_usec * 1e3;
+}
+
 /* ---- Repeated runs ------------------------------------------------------ */
 
 static int bench_cmp_double(const void *a, const void *b)
@@ -216,8 +232,10 @@ int bench_floor_record_write(unsigned long nr, unsigned int flags, struct bench_
 {
 	size_t bytes = (size_t)nr * BENCH_RECORD_SIZE;
 	struct bench_record *r;
+	double u0, s0, u1, s1;
 	uint64_t t0, t1, t2, t3;
 
+	bench_cpu_ns(&u0, &s0);
 	t0 = bench_now_ns();
 	r = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
@@ -227,11 +245,14 @@ int bench_floor_record_write(unsigned long nr, unsigned int flags, struct bench_
 		madvise(r, bytes, MADV_HUGEPAGE); /* advice only: failure leaves 4 KiB pages */
 	bench_write_records(r, nr, 0x1234);
 	t1 = bench_now_ns();
+	bench_cpu_ns(&u1, &s1);
 	bench_write_records(r, nr, 0x4321);
 	t2 = bench_now_ns();
 	munmap(r, bytes);
 	t3 = bench_now_ns();
 	out->init_ns = (double)(t1 - t0);
+	out->init_user_ns = u1 - u0;
+	out->init_sys_ns = s1 - s0;
 	out->steady_ns = (double)(t2 - t1);
 	out->unmap_ns = (double)(t3 - t2);
 	return 0;

@@ -39,6 +39,13 @@ void bench_print_machine(const struct bench_opts *o);
 /* Monotonic clock in ns (zd_clock_ns). */
 uint64_t bench_now_ns(void);
 
+/*
+ * CPU time of the calling thread, user and kernel mode, in ns (getrusage
+ * RUSAGE_THREAD; tick-sampled on most kernels, so only meaningful over
+ * tens of milliseconds or more).
+ */
+void bench_cpu_ns(double *user_ns, double *sys_ns);
+
 /* ---- Repeated runs ------------------------------------------------------ */
 
 #define BENCH_MAX_REPS 64
@@ -72,6 +79,7 @@ void bench_print_stats(const char *label, const struct bench_stats *s, double di
  */
 struct bench_record_floor {
 	double init_ns;   /* mmap + first write pass */
+	double init_user_ns, init_sys_ns; /* its CPU time, user and kernel mode */
 	double steady_ns; /* second write pass, memory already populated */
 	double unmap_ns;  /* munmap */
 };
