@@ -98,7 +98,7 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 	unsigned long base = (ZD_ZONE_DEVICE << ZD_PAGE_ZONE_SHIFT) |
 			     ((unsigned long)w->id << ZD_PAGE_WORLD_SHIFT) | (1ul << ZD_PG_reserved);
 	unsigned int shift = (unsigned int)pgmap->vmemmap_shift;
-	unsigned long nr = 1ul << shift, pfn, i;
+	unsigned long nr = 1ul << shift, pfn, i, head_flags;
 
 	/* The altmap prefix: struct pages exist but are never device pages. */
 	for (pfn = r->start_pfn; pfn < first; pfn++) {
@@ -118,12 +118,16 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 		t->pfn = ZD_PFN_NONE;
 		r->shared_tail_pristine = *t;
 	}
+	head_flags = base | (shift ? 1ul << ZD_PG_head : 0) |
+		     (tp->memremap_refcount ? 1ul << ZD_PG_base_ref : 0);
 	for (pfn = first; pfn < end; pfn += nr) {
-		struct zd_page *head = zd_memmap_page(r, pfn);
+		/* Heads are stored at a fixed stride: no per-page lookup. */
+		struct zd_page *head = r->dedup ? &r->pages[2 * ((pfn - r->start_pfn) >> shift)] :
+						  &r->pages[pfn - r->start_pfn];
 		struct zd_folio *folio = (struct zd_folio *)head;
 		unsigned long stored = r->dedup ? 2 : nr;
 
-		zd_atomic_ulong_set_relaxed(&head->flags, base | (shift ? 1ul << ZD_PG_head : 0));
+		zd_atomic_ulong_set_relaxed(&head->flags, head_flags);
 		head->pgmap = pgmap;
 		head->zone_device_data = NULL;
 		head->mapping = NULL;
@@ -131,10 +135,6 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 		head->private = 0;
 		zd_atomic_set_relaxed(&head->_mapcount, -1);
 		zd_atomic_set_relaxed(&head->_refcount, tp->memremap_refcount);
-		if (tp->memremap_refcount)
-			zd_atomic_ulong_set_relaxed(&head->flags,
-						    zd_atomic_ulong_read_relaxed(&head->flags) |
-							    (1ul << ZD_PG_base_ref));
 		head->pfn = pfn;
 		for (i = 1; i < stored; i++) {
 			struct zd_page *tail = head + i;

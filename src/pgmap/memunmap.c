@@ -13,14 +13,33 @@ struct zd_busy_scan {
 	unsigned long first;
 };
 
-static void zd_count_busy(struct zd_folio *folio, void *arg)
+/*
+ * Count the folios that are not idle by walking the stored struct pages
+ * directly (a tail or a free page is idle: refcount equal to its base bit).
+ * This runs over every struct page at teardown, so it stays a tight loop.
+ */
+static void zd_scan_busy(struct zd_dev_pagemap *pgmap, struct zd_busy_scan *s)
 {
-	struct zd_busy_scan *s = arg;
+	int i;
 
-	if (!zd_folio_idle(folio)) {
-		if (!s->busy)
-			s->first = folio->pfn;
-		s->busy++;
+	for (i = 0; i < pgmap->nr_range; i++) {
+		struct zd_memmap_range *r = pgmap->memmaps[i];
+		size_t n, k;
+
+		if (!r)
+			continue;
+		n = r->bytes / sizeof(struct zd_page);
+		for (k = 0; k < n; k++) {
+			const struct zd_page *p = &r->pages[k];
+			unsigned long base = (zd_atomic_ulong_read_relaxed(&p->flags) >>
+					      ZD_PG_base_ref) & 1;
+
+			if ((unsigned long)zd_atomic_read_relaxed(&p->_refcount) != base) {
+				if (!s->busy)
+					s->first = p->pfn;
+				s->busy++;
+			}
+		}
 	}
 }
 
@@ -62,7 +81,7 @@ static void zd_memunmap_unplug(struct zd_world *w, struct zd_dev_pagemap *pgmap)
 	struct zd_busy_scan scan = { 0, 0 };
 	long refs = zd_percpu_ref_read(&pgmap->ref);
 
-	zd_pgmap_for_each_folio(pgmap, zd_count_busy, &scan);
+	zd_scan_busy(pgmap, &scan);
 	if (refs > 0)
 		zd_report(w, ZD_INV_UNPLUG_BEFORE_DRAIN, ZD_PFN_NONE,
 			  "pgmap %s unplugged with %ld pgmap reference%s still held", pgmap->name,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Scenario parser core: memory, messages, token readers, the name tables (one namespace per
- * kind, live ranges in file order), statement dispatch, thread blocks and the public API.
+ * Scenario parser core: the script's arena, error messages, token and option readers,
+ * statement dispatch (keywords, `DEV verb`, `P verb`), thread blocks and the public API.
  */
 #include "parser_internal.h"
 
@@ -81,7 +81,7 @@ void *p_alloc(struct parser *p, size_t size)
 
 const char *p_strndup(struct parser *p, const char *s, size_t len)
 {
-	char *c = len + 1 ? p_alloc(p, len + 1) : NULL;
+	char *c = len < SIZE_MAX ? p_alloc(p, len + 1) : NULL;
 
 	if (!c)
 		return "";
@@ -682,6 +682,7 @@ static void close_thread(struct parser *p, const struct zd_token *kw)
 		if (p->nr_saved_names)
 			memcpy(p->names, p->saved_names, p->nr_saved_names * sizeof(*p->names));
 		p->nr_names = p->nr_saved_names;
+		rehash_names(p);
 	}
 	p->pending_from = p->nr_names;
 	p->in_thread = false;
@@ -817,6 +818,7 @@ int zd_script_parse_buffer(const char *name, const char *buf, size_t len, struct
 	free(p.top.v);
 	free(p.body.v);
 	free(p.names);
+	free(p.buckets);
 	free(p.ends);
 	free(p.saved_names);
 	if (p.nr_errors) {

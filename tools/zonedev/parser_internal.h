@@ -52,6 +52,7 @@ struct name_entry {
 	uint64_t pages;		/* device: size in pages, 0 when unknown */
 	enum handle_kind hkind; /* handle */
 	const char *hdevice;	/* handle of HK_PAGE / HK_P2P: the device */
+	int hnext;		/* next (older) entry on its hash chain, or -1 */
 };
 
 /* A growable statement array (top level or a thread body). */
@@ -76,7 +77,9 @@ struct parser {
 	/* names, in definition order; entries >= pending_from belong to the current statement */
 	struct name_entry *names;
 	size_t nr_names, cap_names, pending_from;
-	size_t *ends; /* names the current statement ends */
+	int *buckets;	   /* hash index: newest entry of each chain, or -1 */
+	size_t nr_buckets; /* a power of two */
+	size_t *ends;	   /* names the current statement ends */
 	size_t nr_ends, cap_ends;
 
 	int first_device_line; /* 0 until a device statement */
@@ -147,6 +150,7 @@ int declare(struct parser *p, enum name_kind kind, const char *name, const char 
 	    int col);
 void end_name(struct parser *p, int idx);
 void commit_names(struct parser *p, const struct zd_stmt *st);
+void rehash_names(struct parser *p); /* after names[] was replaced wholesale */
 int use_device(struct parser *p, const char *name, int line, int col);
 /* for inspection (expect pgmap/device, dump pgmap): a live device, else the last removed one */
 int use_device_or_removed(struct parser *p, const char *name, int line, int col);

@@ -22,21 +22,90 @@ static bool same_owner(const struct name_entry *e, const char *owner)
 	return strcmp(e->owner, owner) == 0;
 }
 
+/*
+ * Hash index over the entries: every entry is on the chain of its (kind, name, owner), newest
+ * first, so the first match on a chain is the most recent definition of that name.
+ */
+static size_t name_hash(enum name_kind kind, const char *name, const char *owner)
+{
+	size_t h = 14695981039346656037ULL ^ (size_t)kind;
+	const char *c;
+
+	for (c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (c = owner ? owner : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return h;
+}
+
+static size_t bucket_of(const struct parser *p, const struct name_entry *e)
+{
+	return name_hash(e->kind, e->name, e->owner) & (p->nr_buckets - 1);
+}
+
+/* Rebuild the index for names[0 .. nr_names), growing it to keep chains short. */
+void rehash_names(struct parser *p)
+{
+	size_t i, nb = p->nr_buckets ? p->nr_buckets : 64;
+
+	while (nb < 2 * p->nr_names)
+		nb *= 2;
+	if (nb != p->nr_buckets) {
+		int *n = malloc(nb * sizeof(*n));
+
+		if (!n) {
+			out_of_memory(p);
+			return;
+		}
+		free(p->buckets);
+		p->buckets = n;
+		p->nr_buckets = nb;
+	}
+	for (i = 0; i < nb; i++)
+		p->buckets[i] = -1;
+	for (i = 0; i < p->nr_names; i++) {
+		size_t b = bucket_of(p, &p->names[i]);
+
+		p->names[i].hnext = p->buckets[b];
+		p->buckets[b] = (int)i;
+	}
+}
+
+/* The first (most recent) entry of (kind, name, owner) for which @match holds, or -1. */
+static int lookup(struct parser *p, enum name_kind kind, const char *name, const char *owner,
+		  bool (*match)(const struct name_entry *e, bool arg), bool arg)
+{
+	int i;
+
+	if (!p->nr_buckets)
+		return -1;
+	for (i = p->buckets[name_hash(kind, name, owner) & (p->nr_buckets - 1)]; i >= 0;
+	     i = p->names[i].hnext) {
+		const struct name_entry *e = &p->names[i];
+
+		if (e->kind == kind && strcmp(e->name, name) == 0 && same_owner(e, owner) &&
+		    match(e, arg))
+			return i;
+	}
+	return -1;
+}
+
+static bool is_live(const struct name_entry *e, bool pending)
+{
+	return e->live || (pending && e->pending);
+}
+
+static bool has_ended(const struct name_entry *e, bool unused __maybe_unused)
+{
+	return !e->live && !e->pending && e->end_line;
+}
+
 /* Index of the live entry (pending ones too when @pending), or -1. */
 static int find(struct parser *p, enum name_kind kind, const char *name, const char *owner,
 		bool pending)
 {
-	size_t i;
-
-	for (i = p->nr_names; i-- > 0;) {
-		const struct name_entry *e = &p->names[i];
-
-		if (e->kind != kind || !(e->live || (pending && e->pending)))
-			continue;
-		if (strcmp(e->name, name) == 0 && same_owner(e, owner))
-			return (int)i;
-	}
-	return -1;
+	return lookup(p, kind, name, owner, is_live, pending);
 }
 
 int find_live(struct parser *p, enum name_kind kind, const char *name, const char *owner)
@@ -47,16 +116,7 @@ int find_live(struct parser *p, enum name_kind kind, const char *name, const cha
 /* Index of the most recent entry of @name of @kind that has ended, or -1. */
 static int last_ended(struct parser *p, enum name_kind kind, const char *name, const char *owner)
 {
-	size_t i;
-
-	for (i = p->nr_names; i-- > 0;) {
-		const struct name_entry *e = &p->names[i];
-
-		if (e->kind == kind && !e->live && !e->pending && e->end_line &&
-		    strcmp(e->name, name) == 0 && same_owner(e, owner))
-			return (int)i;
-	}
-	return -1;
+	return lookup(p, kind, name, owner, has_ended, false);
 }
 
 /* The line on which the most recent, ended @name of @kind ended, or 0. */
@@ -120,7 +180,16 @@ int declare(struct parser *p, enum name_kind kind, const char *name, const char 
 	e->pending = true;
 	e->line = line;
 	e->mem = -1;
-	return (int)p->nr_names++;
+	p->nr_names++;
+	if (p->nr_names * 2 > p->nr_buckets) {
+		rehash_names(p);
+	} else {
+		size_t b = bucket_of(p, e);
+
+		e->hnext = p->buckets[b];
+		p->buckets[b] = (int)(p->nr_names - 1);
+	}
+	return (int)(p->nr_names - 1);
 }
 
 void end_name(struct parser *p, int idx)
@@ -163,7 +232,12 @@ void commit_names(struct parser *p, const struct zd_stmt *st)
 	size_t i;
 
 	if (st->prefix == ZD_SCR_PREFIX_ERR) {
-		p->nr_names = p->pending_from;
+		/* pending entries are the newest: each is the head of its chain */
+		while (p->nr_names > p->pending_from) {
+			struct name_entry *e = &p->names[--p->nr_names];
+
+			p->buckets[bucket_of(p, e)] = e->hnext;
+		}
 		p->nr_ends = 0;
 		return;
 	}

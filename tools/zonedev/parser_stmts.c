@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Scenario parser: readers of the world, device, process, pinning, DAX, P2P and thread-control
- * statements (scenario-language.md §3-§8, §10 and the project's page-handle statements).
+ * Scenario parser: readers of the world, device, process, mirror, pinning, DAX and P2P
+ * statements (scenario-language.md §3-§8) and of the project's page-handle statements.
  */
 #include "parser_internal.h"
 

@@ -49,7 +49,7 @@
  * state: several threads may parse different files at once.
  */
 
-/* One value per statement form. zd_stmt_kind_name() gives the display name in quotes. */
+/* One value per statement form; zd_stmt_kind_name() returns the name shown in quotes. */
 enum zd_stmt_kind {
 	/* §3 the world */
 	ZD_ST_REGIME, /* "regime"          u.regime */
