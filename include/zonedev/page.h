@@ -201,6 +201,13 @@ bool zd_folio_ref_try_add(struct zd_folio *folio, int nr, struct zd_holder h);
 void zd_folio_put(struct zd_folio *folio, struct zd_holder h);
 void zd_folio_put_refs(struct zd_folio *folio, int nr, struct zd_holder h);
 /*
+ * folio_put_testzero (page_ref_dec_and_test): drop one reference and say
+ * whether it was the last. Runs no free path: the caller owns a folio that
+ * reached zero and must free it (zd_free_zone_device_folio for ZONE_DEVICE,
+ * as the kernel's callers do). Refuses to go below zero (reported).
+ */
+bool zd_folio_put_testzero(struct zd_folio *folio, struct zd_holder h);
+/*
  * The batched release path (folios_put_refs / release_pages): drops refs[i]
  * from folios[i]. In the regimes with devmap hooks this path must know the
  * 1-based rules too (bug `release-pages-devmap`).
@@ -209,6 +216,10 @@ void zd_folios_put_refs(struct zd_folio **folios, const int *refs, int nr, struc
 /* page_ref_freeze / unfreeze: succeed only if the count is exactly `count`. */
 bool zd_folio_ref_freeze(struct zd_folio *folio, int count);
 void zd_folio_ref_unfreeze(struct zd_folio *folio, int count);
+/* System RAM: a refcounted folio of order 0 or ZD_PMD_ORDER, or NULL when RAM is exhausted. */
+struct zd_folio *zd_folio_alloc(struct zd_world *w, unsigned int order, struct zd_holder h);
+/* Pages of System RAM free in the allocator. */
+unsigned long zd_ram_nr_free(struct zd_world *w);
 /* Move one reference from one holder to another (ledger only; count unchanged). */
 void zd_folio_ref_transfer(struct zd_folio *folio, struct zd_holder from, struct zd_holder to);
 

@@ -229,7 +229,7 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order)
 	struct zd_page *page = NULL;
 	unsigned long b, i;
 
-	if (order != 0 && order != ZD_BLOCK_ORDER)
+	if (!a || (order != 0 && order != ZD_BLOCK_ORDER))
 		return NULL;
 	if (zd_should_fail(w, ZD_FAIL_RAM))
 		return NULL;
@@ -313,6 +313,8 @@ unsigned long zd_ram_free_pages(struct zd_world *w)
 	struct zd_ram_allocator *a = w->mem->ram_alloc;
 	unsigned long n;
 
+	if (!a)
+		return 0;
 	zd_spin_lock(&a->lock);
 	n = a->free_pages;
 	zd_spin_unlock(&a->lock);

@@ -40,7 +40,5 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 /* Report use-after-unplug if folio belongs to a pgmap already torn down. */
 bool zd_folio_check_unplugged(struct zd_folio *folio, const char *what);
 
-/* System RAM: a refcounted folio of order 0 or ZD_PMD_ORDER (NULL: -ENOMEM). */
-struct zd_folio *zd_folio_alloc(struct zd_world *w, unsigned int order, struct zd_holder h);
 
 #endif

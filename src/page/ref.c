@@ -193,6 +193,25 @@ static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder
 	zd_zone_device_transition(folio, pgmap, old, new, batched);
 }
 
+bool zd_folio_put_testzero(struct zd_folio *folio, struct zd_holder h)
+{
+	struct zd_world *w = zd_folio_world(folio);
+	int old = zd_atomic_read_relaxed(&folio->_refcount);
+
+	zd_ledger_book(w, folio, h, -1);
+	do {
+		if (old < 1) {
+			zd_ledger_book(w, folio, h, 1);
+			zd_report(w, ZD_INV_REFCOUNT_UNDERFLOW, folio->pfn,
+				  "put_testzero on a folio with refcount %d", old);
+			return false;
+		}
+	} while (!zd_atomic_try_cmpxchg_acq_rel(&folio->_refcount, &old, old - 1));
+	if (zd_tracing(w))
+		zd_trace_page_ref(w, ZD_TR_PAGE_REF_MOD_AND_TEST, folio, -1, old == 1, h);
+	return old == 1;
+}
+
 void zd_folio_put_refs(struct zd_folio *folio, int nr, struct zd_holder h)
 {
 	zd_folio_put_common(folio, nr, h, false);
@@ -243,6 +262,11 @@ void zd_folio_ref_transfer(struct zd_folio *folio, struct zd_holder from, struct
 		zd_base_ref_book(w, folio, 1);
 	else if (w->track_holders)
 		zd_ledger_mod(w, folio->pfn, to, 1);
+}
+
+unsigned long zd_ram_nr_free(struct zd_world *w)
+{
+	return zd_ram_free_pages(w);
 }
 
 struct zd_folio *zd_folio_alloc(struct zd_world *w, unsigned int order, struct zd_holder h)
