@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RUSAGE_THREAD */
 #endif
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,4 +351,33 @@ const char *bench_size_str(uint64_t bytes, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%llu %s", (unsigned long long)bytes, units[u]);
 	return buf;
+}
+
+void bench_die(const char *bench, const char *what, int ret)
+{
+	fprintf(stderr, "bench %s: %s failed: %d (%s)\n", bench, what, ret, strerror(-ret));
+	exit(1);
+}
+
+void bench_world_pgmap(const char *bench, uint64_t size, unsigned int shift,
+		       enum zd_memory_type type, struct zd_world **w, struct zd_dev_pagemap **p)
+{
+	struct zd_world_opts o;
+	int ret;
+
+	zd_world_opts_init(&o);
+	o.track_holders = false; /* benches: no ledger */
+	o.ram_bytes = 64ull << 20;
+	ret = zd_world_create(&o, w);
+	if (ret)
+		bench_die(bench, "zd_world_create", ret);
+	*p = zd_pgmap_alloc(1);
+	if (!*p)
+		bench_die(bench, "zd_pgmap_alloc", -ENOMEM);
+	ret = zd_request_free_mem_region(*w, size, ZD_PAGE_SIZE << shift, &(*p)->ranges[0]);
+	if (ret)
+		bench_die(bench, "zd_request_free_mem_region", ret);
+	(*p)->type = type;
+	(*p)->vmemmap_shift = shift;
+	(*p)->name = "bench";
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zonedev/zonedev.h"
+
 #define BENCH_KiB (1ull << 10)
 #define BENCH_MiB (1ull << 20)
 #define BENCH_GiB (1ull << 30)
@@ -116,5 +118,15 @@ void bench_goals_finish(const struct bench_opts *o, const struct bench_goals *g)
 
 /* Human-readable size into buf: "256 GiB", "1 TiB", "64 MiB"; returns buf. */
 const char *bench_size_str(uint64_t bytes, char *buf, size_t len);
+
+/* Print "bench NAME: WHAT failed: ERR" and exit 1. */
+void bench_die(const char *bench, const char *what, int ret) __attribute__((noreturn));
+/*
+ * A fresh world (no holder ledger, 64 MiB RAM) and an unregistered pgmap of
+ * `type` over a new region of `size` bytes with folio order `shift`.
+ * Dies on failure.
+ */
+void bench_world_pgmap(const char *bench, uint64_t size, unsigned int shift,
+		       enum zd_memory_type type, struct zd_world **w, struct zd_dev_pagemap **p);
 
 #endif

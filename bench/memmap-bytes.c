@@ -28,36 +28,15 @@ struct mb_result {
 	unsigned long folios, stored;
 };
 
-static void die(const char *what, int ret)
-{
-	fprintf(stderr, "bench memmap-bytes: %s failed: %d (%s)\n", what, ret, strerror(-ret));
-	exit(1);
-}
-
 /* One memremap: the library's memmap bytes and the RSS it added, then teardown. */
 static void mb_run(const struct mb_config *c, double *lib, double *rss, double *ns)
 {
-	struct zd_world_opts o;
 	struct zd_dev_pagemap *p;
 	struct zd_world *w;
 	uint64_t rss0, rss1, lib0, lib1, t0, t1;
 	int ret;
 
-	zd_world_opts_init(&o);
-	o.track_holders = false; /* benches: no ledger */
-	o.ram_bytes = 64 * BENCH_MiB;
-	ret = zd_world_create(&o, &w);
-	if (ret)
-		die("zd_world_create", ret);
-	p = zd_pgmap_alloc(1);
-	if (!p)
-		die("zd_pgmap_alloc", -ENOMEM);
-	ret = zd_request_free_mem_region(w, c->size, ZD_PAGE_SIZE << c->shift, &p->ranges[0]);
-	if (ret)
-		die("zd_request_free_mem_region", ret);
-	p->type = ZD_MEMORY_DEVICE_GENERIC;
-	p->vmemmap_shift = c->shift;
-	p->name = "bench";
+	bench_world_pgmap("memmap-bytes", c->size, c->shift, ZD_MEMORY_DEVICE_GENERIC, &w, &p);
 
 	lib0 = zd_memmap_bytes(w);
 	rss0 = bench_rss_bytes();
@@ -67,10 +46,10 @@ static void mb_run(const struct mb_config *c, double *lib, double *rss, double *
 	rss1 = bench_rss_bytes();
 	lib1 = zd_memmap_bytes(w);
 	if (ret)
-		die("zd_memremap_pages", ret);
+		bench_die("memmap-bytes", "zd_memremap_pages", ret);
 	ret = zd_memunmap_pages(p);
 	if (ret)
-		die("zd_memunmap_pages", ret);
+		bench_die("memmap-bytes", "zd_memunmap_pages", ret);
 	zd_world_destroy(w);
 	zd_pgmap_free(p);
 	*lib = (double)(lib1 - lib0);

@@ -44,12 +44,6 @@ struct mi_result {
 	struct bench_stats s[MI_NR_METRICS];
 };
 
-static void die(const char *what, int ret)
-{
-	fprintf(stderr, "bench memremap-init: %s failed: %d (%s)\n", what, ret, strerror(-ret));
-	exit(1);
-}
-
 static const char *type_name(enum zd_memory_type t)
 {
 	return t == ZD_MEMORY_DEVICE_FS_DAX ? "FS_DAX" : "GENERIC";
@@ -58,28 +52,13 @@ static const char *type_name(enum zd_memory_type t)
 /* One memremap + memunmap in a fresh world; the world's set-up is not timed. */
 static void mi_run_library(const struct mi_config *c, double *v, uint64_t *memmap_bytes)
 {
-	struct zd_world_opts o;
 	struct zd_dev_pagemap *p;
 	struct zd_world *w;
 	double u0, s0, u1, s1;
 	uint64_t t0, t1, t2, t3;
 	int ret;
 
-	zd_world_opts_init(&o);
-	o.track_holders = false; /* benches: no ledger */
-	o.ram_bytes = 64 * BENCH_MiB;
-	ret = zd_world_create(&o, &w);
-	if (ret)
-		die("zd_world_create", ret);
-	p = zd_pgmap_alloc(1);
-	if (!p)
-		die("zd_pgmap_alloc", -ENOMEM);
-	ret = zd_request_free_mem_region(w, c->size, ZD_PAGE_SIZE << c->shift, &p->ranges[0]);
-	if (ret)
-		die("zd_request_free_mem_region", ret);
-	p->type = c->type;
-	p->vmemmap_shift = c->shift;
-	p->name = "bench";
+	bench_world_pgmap("memremap-init", c->size, c->shift, c->type, &w, &p);
 
 	bench_cpu_ns(&u0, &s0);
 	t0 = bench_now_ns();
@@ -87,13 +66,13 @@ static void mi_run_library(const struct mi_config *c, double *v, uint64_t *memma
 	t1 = bench_now_ns();
 	bench_cpu_ns(&u1, &s1);
 	if (ret)
-		die("zd_memremap_pages", ret);
+		bench_die("memremap-init", "zd_memremap_pages", ret);
 	*memmap_bytes = zd_memmap_bytes(w);
 	t2 = bench_now_ns();
 	ret = zd_memunmap_pages(p);
 	t3 = bench_now_ns();
 	if (ret)
-		die("zd_memunmap_pages", ret);
+		bench_die("memremap-init", "zd_memunmap_pages", ret);
 	zd_world_destroy(w);
 	zd_pgmap_free(p);
 	v[MI_INIT] = (double)(t1 - t0);
@@ -104,7 +83,7 @@ static void mi_run_library(const struct mi_config *c, double *v, uint64_t *memma
 static void mi_floor(unsigned long nr, unsigned int flags, struct bench_record_floor *f)
 {
 	if (bench_floor_record_write(nr, flags, f))
-		die("floor mmap", -ENOMEM);
+		bench_die("memremap-init", "floor mmap", -ENOMEM);
 }
 
 /*
