@@ -253,9 +253,32 @@ int zd_device_free_pages(struct zd_device *dev, struct zd_folio **folios, int nr
 	return dev->ops->free(dev, folios, nr, h);
 }
 
+/* Pages of the device that are not idle (0 once its memory is unplugged). */
+static unsigned long zd_device_nr_not_idle(struct zd_device *dev)
+{
+	unsigned long i, n = zd_device_nr_pages(dev), step, busy = 0;
+
+	for (i = 0; i < n; i += step) {
+		struct zd_folio *folio = zd_device_index_folio(dev, i);
+		unsigned long pfn;
+
+		step = 1;
+		if (!folio)
+			continue; /* unplugged */
+		zd_device_page_pfn(dev, i, &pfn);
+		if (folio->pfn != pfn)
+			continue; /* a tail: counted with its head */
+		step = zd_folio_nr_pages(folio);
+		if (!zd_folio_idle(folio))
+			busy += step;
+	}
+	return busy;
+}
+
 void zd_device_counters(struct zd_device *dev, struct zd_device_counters *c)
 {
 	c->allocated = (unsigned long)zd_atomic_long_read_relaxed(&dev->allocated);
 	c->freed = (unsigned long)zd_atomic_long_read_relaxed(&dev->freed);
 	c->free = dev->ops->nr_free(dev);
+	c->busy = dev->ops->nr_busy ? dev->ops->nr_busy(dev) : zd_device_nr_not_idle(dev);
 }

@@ -18,6 +18,7 @@ struct zd_device_ops {
 		     struct zd_folio **folios, int *nr);
 	int (*free)(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h);
 	unsigned long (*nr_free)(struct zd_device *dev);
+	unsigned long (*nr_busy)(struct zd_device *dev); /* NULL: pages not idle */
 	void (*audit)(struct zd_world *w, struct zd_audit *a, void *arg);
 	void (*destroy)(struct zd_device *dev);
 };

@@ -94,12 +94,24 @@ static long zd_p2p_pool_alloc(struct zd_device *dev, unsigned long nr)
 	return first;
 }
 
+static unsigned long zd_p2p_nr_free(struct zd_device *dev);
+
+static int zd_p2p_kalloc_record(struct zd_p2p *p, unsigned long first, unsigned long n)
+{
+	struct zd_p2p_kalloc *k = realloc(p->kallocs, (p->nr_kallocs + 1) * sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	p->kallocs = k;
+	p->kallocs[p->nr_kallocs++] = (struct zd_p2p_kalloc){ first, n };
+	return 0;
+}
+
 static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
 			struct zd_folio **folios, int *nr)
 {
 	struct zd_p2p *p = dev->priv;
 	unsigned long n = 1ul << order, i;
-	struct zd_p2p_kalloc *k;
 	long first;
 	int ret = 0;
 
@@ -119,15 +131,11 @@ static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, stru
 		/* No user mappings in this regime: a kernel allocation, one pgmap reference. */
 		ret = zd_p2pdma_kernel_ref_get(dev->pgmaps[0]);
 		if (!ret) {
-			k = realloc(p->kallocs, (p->nr_kallocs + 1) * sizeof(*k));
-			if (!k) {
+			zd_spin_lock(&dev->lock);
+			ret = zd_p2p_kalloc_record(p, (unsigned long)first, n);
+			zd_spin_unlock(&dev->lock);
+			if (ret)
 				zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
-				ret = -ENOMEM;
-			} else {
-				p->kallocs = k;
-				p->kallocs[p->nr_kallocs++] =
-					(struct zd_p2p_kalloc){ (unsigned long)first, n };
-			}
 		}
 		if (ret)
 			zd_p2p_pool_free(dev, (unsigned long)first, n);
@@ -151,26 +159,83 @@ static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, stru
 static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr,
 		       struct zd_holder h)
 {
-	struct zd_p2p *p = dev->priv;
-	unsigned long first;
-	size_t k;
 	int i;
 
 	if (!nr)
 		return 0;
-	first = zd_p2p_index(dev, folios[0]);
-	for (k = 0; k < p->nr_kallocs; k++) {
-		if (p->kallocs[k].first == first) {
-			/* pci_free_p2pmem: back to the pool, one pgmap reference dropped. */
-			zd_p2p_pool_free(dev, first, p->kallocs[k].nr);
-			p->kallocs[k] = p->kallocs[--p->nr_kallocs];
-			zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
-			return 0;
-		}
-	}
+	/* A kernel allocation (the legacy regime's alloc-page): pci_free_p2pmem. */
+	if (zd_p2pmem_free(dev, folios[0]->pfn) == 0)
+		return 0;
 	for (i = 0; i < nr; i++)
 		zd_folio_put(folios[i], h);
 	return 0;
+}
+
+int zd_p2pmem_alloc(struct zd_device *dev, uint64_t size, unsigned long *pfn)
+{
+	unsigned long n = (unsigned long)((size + ZD_PAGE_SIZE - 1) >> ZD_PAGE_SHIFT);
+	struct zd_p2p *p;
+	long first;
+	int ret;
+
+	if (!dev || !pfn || !size || dev->cfg.type != ZD_MEMORY_DEVICE_PCI_P2PDMA)
+		return -EINVAL;
+	if (dev->removed)
+		return -ENXIO;
+	p = dev->priv;
+	first = zd_p2p_pool_alloc(dev, n);
+	if (first < 0)
+		return -ENOMEM;
+	ret = zd_p2pdma_kernel_ref_get(dev->pgmaps[0]);
+	if (!ret) {
+		zd_spin_lock(&dev->lock);
+		ret = zd_p2p_kalloc_record(p, (unsigned long)first, n);
+		zd_spin_unlock(&dev->lock);
+		if (ret)
+			zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
+	}
+	if (ret) {
+		zd_p2p_pool_free(dev, (unsigned long)first, n);
+		return ret;
+	}
+	zd_atomic_long_add_return_relaxed(&dev->allocated, (long)n);
+	*pfn = zd_pgmap_pfn_first(dev->pgmaps[0], 0) + (unsigned long)first;
+	return 0;
+}
+
+int zd_p2pmem_free(struct zd_device *dev, unsigned long pfn)
+{
+	struct zd_p2p *p;
+	unsigned long first;
+	size_t k;
+
+	if (!dev || dev->cfg.type != ZD_MEMORY_DEVICE_PCI_P2PDMA)
+		return -EINVAL;
+	p = dev->priv;
+	first = pfn - zd_pgmap_pfn_first(dev->pgmaps[0], 0);
+	zd_spin_lock(&dev->lock);
+	for (k = 0; k < p->nr_kallocs; k++)
+		if (p->kallocs[k].first == first)
+			break;
+	if (k == p->nr_kallocs) {
+		zd_spin_unlock(&dev->lock);
+		return -ENOENT;
+	}
+	first = p->kallocs[k].first;
+	pfn = p->kallocs[k].nr;
+	p->kallocs[k] = p->kallocs[--p->nr_kallocs];
+	zd_spin_unlock(&dev->lock);
+	zd_p2p_pool_free(dev, first, pfn);
+	zd_p2pdma_kernel_ref_put(dev->pgmaps[0]);
+	return 0;
+}
+
+static unsigned long zd_p2p_nr_busy(struct zd_device *dev)
+{
+	struct zd_p2p *p = dev->priv;
+
+	return dev->removed && zd_pgmap_state(dev->pgmaps[0]) == ZD_PGMAP_DEAD ?
+		       0 : p->nr_pages - zd_p2p_nr_free(dev);
 }
 
 static unsigned long zd_p2p_nr_free(struct zd_device *dev)
@@ -201,5 +266,6 @@ const struct zd_device_ops zd_p2p_ops = {
 	.alloc = zd_p2p_alloc,
 	.free = zd_p2p_free,
 	.nr_free = zd_p2p_nr_free,
+	.nr_busy = zd_p2p_nr_busy,
 	.destroy = zd_p2p_destroy,
 };

@@ -61,10 +61,21 @@ int zd_device_alloc_pages(struct zd_device *dev, unsigned int order, long at, st
 int zd_device_free_pages(struct zd_device *dev, struct zd_folio **folios, int nr,
 			 struct zd_holder h);
 
+/*
+ * In-kernel P2P allocation from a p2pdma device's BAR (pci_alloc_p2pmem):
+ * `size` bytes rounded up to whole pages, one pgmap reference for the whole
+ * allocation, page refcounts untouched. Returns 0 and the first pfn, -ENOMEM
+ * when the BAR has no room, -ENXIO when the pgmap is dying, -EINVAL.
+ */
+int zd_p2pmem_alloc(struct zd_device *dev, uint64_t size, unsigned long *pfn);
+/* pci_free_p2pmem of the allocation starting at pfn: -ENOENT if there is none. */
+int zd_p2pmem_free(struct zd_device *dev, unsigned long pfn);
+
 struct zd_device_counters {
 	unsigned long allocated; /* base pages handed out, ever */
 	unsigned long freed;     /* base pages returned by the free callback, ever */
 	unsigned long free;      /* base pages free now (free list, or idle) */
+	unsigned long busy;      /* base pages in use now (not idle, or allocated from the BAR) */
 };
 
 void zd_device_counters(struct zd_device *dev, struct zd_device_counters *c);

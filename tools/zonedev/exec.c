@@ -102,6 +102,7 @@ int zd_exec_prepare(struct zd_run *run, struct zd_exec *e)
 	case ZD_ST_ALLOC_PAGE:
 	case ZD_ST_TRYGET:
 	case ZD_ST_GET_PAGEMAP:
+	case ZD_ST_P2P_ALLOC:
 		if (zd_new_handle_slot(run, st->u.handle.handle, &e->slot))
 			return zd_exec_err(e, -ENOMEM, "out of memory");
 		return 0;
@@ -171,6 +172,8 @@ static int zd_exec_release(struct zd_exec *e, bool batched)
 	case ZD_H_PGMAP:
 		zd_put_dev_pagemap(h->pgmap);
 		return 0;
+	case ZD_H_P2PMEM:
+		return zd_p2pmem_free(h->dev, h->pfn);
 	case ZD_H_REF:
 		zd_folios_put_refs(h->folios, NULL, h->nr, zd_handle_holder(slot));
 		return 0;
@@ -214,6 +217,23 @@ static int zd_exec_page_ref(struct zd_exec *e)
 	e->folios[0] = folio;
 	e->nr = 1;
 	zd_exec_result(e, "ok", 1);
+	return 0;
+}
+
+static int zd_exec_p2p_alloc(struct zd_exec *e)
+{
+	const struct zd_st_handle *h = &e->st->u.handle;
+	struct zd_device *dev = zd_exec_dev(e, h->device);
+	int ret;
+
+	if (!dev)
+		return zd_exec_err(e, -EINVAL, "%s is not a device", h->device);
+	ret = zd_p2pmem_alloc(dev, h->size, &e->pfn);
+	if (ret)
+		return zd_exec_err(e, ret, "pci_alloc_p2pmem of %llu bytes from %s failed",
+				   (unsigned long long)h->size, h->device);
+	zd_exec_result(e, "pfn", (int64_t)e->pfn);
+	zd_exec_result(e, "pages", (int64_t)((h->size + ZD_PAGE_SIZE - 1) >> ZD_PAGE_SHIFT));
 	return 0;
 }
 
@@ -292,7 +312,11 @@ void zd_exec_action(struct zd_exec *e)
 		e->ret = zd_exec_alloc_page(e);
 		return;
 	case ZD_ST_FREE_PAGE:
+	case ZD_ST_P2P_FREE:
 		e->ret = zd_exec_release(e, false);
+		return;
+	case ZD_ST_P2P_ALLOC:
+		e->ret = zd_exec_p2p_alloc(e);
 		return;
 	case ZD_ST_PUT:
 		e->ret = zd_exec_release(e, true);
@@ -329,19 +353,26 @@ void zd_exec_apply(struct zd_run *run, struct zd_exec *e)
 	case ZD_ST_ALLOC_PAGE:
 	case ZD_ST_TRYGET:
 	case ZD_ST_GET_PAGEMAP:
+	case ZD_ST_P2P_ALLOC:
 		h = &run->handles[e->slot];
 		h->ended = false; /* a failed `~` statement leaves a handle holding nothing */
 		h->kind = st->kind == ZD_ST_ALLOC_PAGE ? ZD_H_PAGES :
-			  st->kind == ZD_ST_TRYGET ? ZD_H_REF : ZD_H_PGMAP;
-		h->dev = st->kind == ZD_ST_ALLOC_PAGE ? zd_exec_dev(e, st->u.handle.device) : NULL;
-		if (e->ret)
+			  st->kind == ZD_ST_TRYGET ? ZD_H_REF :
+			  st->kind == ZD_ST_P2P_ALLOC ? ZD_H_P2PMEM : ZD_H_PGMAP;
+		h->dev = st->kind == ZD_ST_ALLOC_PAGE || st->kind == ZD_ST_P2P_ALLOC ?
+				 zd_exec_dev(e, st->u.handle.device) : NULL;
+		if (e->ret) {
+			h->kind = ZD_H_REF; /* holds nothing: put is a no-op */
 			return;
+		}
+		h->pfn = e->pfn;
 		h->nr = e->nr;
 		for (i = 0; i < e->nr; i++)
 			h->folios[i] = e->folios[i];
 		h->pgmap = e->pgmap;
 		return;
 	case ZD_ST_FREE_PAGE:
+	case ZD_ST_P2P_FREE:
 	case ZD_ST_PUT:
 		h = zd_run_handle(run, st->u.handle.handle);
 		if (h)

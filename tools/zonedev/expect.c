@@ -119,37 +119,6 @@ static int zd_expect_page(struct zd_run *run, const struct zd_st_expect *x)
 	return 0;
 }
 
-struct zd_busy_count {
-	struct zd_world *w;
-	long busy;
-};
-
-static long zd_device_busy_pages(struct zd_run *run, struct zd_device *dev)
-{
-	unsigned long i, n = zd_device_nr_pages(dev), step;
-	long busy = 0;
-
-	for (i = 0; i < n; i += step) {
-		unsigned long pfn;
-		struct zd_folio *folio;
-
-		step = 1;
-		if (zd_device_page_pfn(dev, i, &pfn))
-			break;
-		if (zd_pgmap_state(zd_device_pgmap(dev, 0)) == ZD_PGMAP_DEAD)
-			break;
-		folio = zd_pfn_folio(run->w, pfn);
-		if (!folio)
-			continue;
-		if (folio->pfn == pfn) {
-			step = zd_folio_nr_pages(folio);
-			if (!zd_folio_idle(folio))
-				busy += (long)step;
-		}
-	}
-	return busy;
-}
-
 static int zd_expect_pgmap(struct zd_run *run, const struct zd_st_expect *x)
 {
 	struct zd_rdevice *d = zd_run_device(run, x->device);
@@ -197,7 +166,11 @@ static int zd_expect_pgmap(struct zd_run *run, const struct zd_st_expect *x)
 			break;
 		}
 		case ZD_SCR_KEY_BUSY: {
-			long busy = zd_device_busy_pages(run, d->dev);
+			struct zd_device_counters c;
+			long busy;
+
+			zd_device_counters(d->dev, &c);
+			busy = (long)c.busy;
 
 			if (busy != k->value)
 				return zd_expect_fail(run, "pgmap %s: busy is %ld, expected %lld",

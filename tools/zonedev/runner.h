@@ -24,6 +24,7 @@ enum zd_handle_kind {
 	ZD_H_PAGES,  /* alloc-page: device pages */
 	ZD_H_REF,    /* tryget: a folio reference */
 	ZD_H_PGMAP,  /* get-pagemap: a pgmap reference */
+	ZD_H_P2PMEM, /* DEV alloc: an in-kernel P2P allocation starting at pfn */
 };
 
 struct zd_rhandle {
@@ -33,6 +34,7 @@ struct zd_rhandle {
 	struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
 	int nr;
 	struct zd_dev_pagemap *pgmap;
+	unsigned long pfn;
 	bool ended; /* put, freed or never defined: the slot stays for the holder's name */
 };
 
@@ -79,6 +81,7 @@ struct zd_exec {
 	struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
 	int nr;
 	struct zd_dev_pagemap *pgmap;
+	unsigned long pfn;
 	struct zd_result results[ZD_MAX_RESULTS];
 	int nr_results;
 	size_t slot; /* the handle a defining statement fills (slot + 1 is its holder id) */
