@@ -75,8 +75,8 @@ static void bench_cpuinfo(const char *key, char *out, size_t len)
 	while (fgets(line, sizeof(line), f)) {
 		char *colon, *v;
 
-		if (strncmp(line, key, klen) || (line[klen] != ' ' && line[klen] != '\t' &&
-						 line[klen] != ':'))
+		if (strncmp(line, key, klen) ||
+		    (line[klen] != ' ' && line[klen] != '\t' && line[klen] != ':'))
 			continue;
 		colon = strchr(line, ':');
 		if (!colon)
@@ -193,11 +193,10 @@ void bench_run(int reps, double (*fn)(void *arg), void *arg, struct bench_stats 
 	bench_stats_of(samples, reps, out);
 }
 
-void bench_print_stats(const char *label, const struct bench_stats *s, double div,
-		       const char *unit)
+void bench_print_stats(const char *label, const struct bench_stats *s, double div, const char *unit)
 {
-	printf("  %-34s %10.3f / %10.3f / %10.3f %s (min/median/max of %d)\n", label,
-	       s->min / div, s->median / div, s->max / div, unit, s->n);
+	printf("  %-34s %10.3f / %10.3f / %10.3f %s (min/median/max of %d)\n", label, s->min / div,
+	       s->median / div, s->max / div, unit, s->n);
 }
 
 /* ---- Physical floors ------------------------------------------------------ */
@@ -211,8 +210,8 @@ struct bench_record {
  * words, the two 32-bit counters (-1, 0) and the index. noinline so both
  * passes run the same code and the stores cannot be merged across passes.
  */
-static __attribute__((noinline)) void bench_write_records(struct bench_record *r,
-							   unsigned long nr, uint64_t flags)
+static __attribute__((noinline)) void bench_write_records(struct bench_record *r, unsigned long nr,
+							  uint64_t flags)
 {
 	unsigned long i;
 
@@ -342,7 +341,7 @@ void bench_goals_finish(const struct bench_opts *o, const struct bench_goals *g)
 
 const char *bench_size_str(uint64_t bytes, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
 	unsigned int u = 0;
 
 	while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes >= 1024 && !(bytes % 1024)) {

@@ -27,7 +27,7 @@
 struct bench_opts {
 	const char *name; /* "memremap-init" */
 	bool quick;
-	int reps;         /* 0: the benchmark's default */
+	int reps; /* 0: the benchmark's default */
 };
 
 /* Parse argv; prints usage and exits on --help or a bad argument. */
@@ -80,10 +80,10 @@ void bench_print_stats(const char *label, const struct bench_stats *s, double di
  * pass over the now-populated memory (steady state), and the munmap.
  */
 struct bench_record_floor {
-	double init_ns;   /* mmap + first write pass */
+	double init_ns;			  /* mmap + first write pass */
 	double init_user_ns, init_sys_ns; /* its CPU time, user and kernel mode */
-	double steady_ns; /* second write pass, memory already populated */
-	double unmap_ns;  /* munmap */
+	double steady_ns;		  /* second write pass, memory already populated */
+	double unmap_ns;		  /* munmap */
 };
 
 /* Flags of bench_floor_record_write(). */
@@ -112,7 +112,7 @@ struct bench_goals {
 
 /* Print "goal <what>: met" or "... NOT met" and count it. Returns met. */
 bool bench_goal(struct bench_goals *g, bool met, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Print the final line "bench <name>: goals met M/N". */
 void bench_goals_finish(const struct bench_opts *o, const struct bench_goals *g);
 

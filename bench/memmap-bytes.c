@@ -14,10 +14,10 @@
 struct mb_config {
 	const char *geometry;
 	unsigned int shift;
-	uint64_t size;          /* device bytes measured */
-	double kernel_per_tib;  /* bytes, anchors A1-A3 */
+	uint64_t size;	       /* device bytes measured */
+	double kernel_per_tib; /* bytes, anchors A1-A3 */
 	const char *kernel_str;
-	double goal_per_tib;    /* bytes */
+	double goal_per_tib; /* bytes */
 	const char *goal_str;
 };
 
@@ -72,22 +72,20 @@ static const char *mb_bytes(double b, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static struct mb_config full[] = {
-		{ "4 KiB", 0, 64 * BENCH_GiB, 16.0 * BENCH_GiB, "16 GiB (A1)", 16.0 * BENCH_GiB,
-		  "16 GiB" },
-		{ "2 MiB", 9, BENCH_TiB, 4.0 * BENCH_GiB, "4 GiB (A2)", 64.0 * BENCH_MiB, "64 MiB" },
-		{ "1 GiB", 18, BENCH_TiB, 40e6, "40 MB (A3)", 1.0 * BENCH_MiB, "1 MiB" },
+	    {"4 KiB", 0, 64 * BENCH_GiB, 16.0 * BENCH_GiB, "16 GiB (A1)", 16.0 * BENCH_GiB,
+	     "16 GiB"},
+	    {"2 MiB", 9, BENCH_TiB, 4.0 * BENCH_GiB, "4 GiB (A2)", 64.0 * BENCH_MiB, "64 MiB"},
+	    {"1 GiB", 18, BENCH_TiB, 40e6, "40 MB (A3)", 1.0 * BENCH_MiB, "1 MiB"},
 	};
 	static struct mb_config quick[] = {
-		{ "4 KiB", 0, BENCH_GiB, 16.0 * BENCH_GiB, "16 GiB (A1)", 16.0 * BENCH_GiB,
-		  "16 GiB" },
-		{ "2 MiB", 9, 64 * BENCH_GiB, 4.0 * BENCH_GiB, "4 GiB (A2)", 64.0 * BENCH_MiB,
-		  "64 MiB" },
-		{ "1 GiB", 18, 64 * BENCH_GiB, 40e6, "40 MB (A3)", 1.0 * BENCH_MiB, "1 MiB" },
+	    {"4 KiB", 0, BENCH_GiB, 16.0 * BENCH_GiB, "16 GiB (A1)", 16.0 * BENCH_GiB, "16 GiB"},
+	    {"2 MiB", 9, 64 * BENCH_GiB, 4.0 * BENCH_GiB, "4 GiB (A2)", 64.0 * BENCH_MiB, "64 MiB"},
+	    {"1 GiB", 18, 64 * BENCH_GiB, 40e6, "40 MB (A3)", 1.0 * BENCH_MiB, "1 MiB"},
 	};
 	struct mb_result res[3];
 	struct mb_config *cfgs;
 	struct bench_opts opts;
-	struct bench_goals goals = { 0, 0 };
+	struct bench_goals goals = {0, 0};
 	char a[32], b[32], k[32], sz[32];
 	int reps, i, j;
 
@@ -98,7 +96,8 @@ int main(int argc, char **argv)
 	printf("what: struct-page bytes of one GENERIC pgmap after zd_memremap_pages, from "
 	       "zd_memmap_bytes() and from the RSS delta (/proc/self/statm) across the call;\n"
 	       "      scaled to 1 TiB of device memory; %d run%s per geometry, min / median / "
-	       "max\n", reps, reps == 1 ? "" : "s");
+	       "max\n",
+	       reps, reps == 1 ? "" : "s");
 
 	for (i = 0; i < 3; i++) {
 		const struct mb_config *c = &cfgs[i];
@@ -116,27 +115,31 @@ int main(int argc, char **argv)
 		r->folios = (unsigned long)(c->size >> (ZD_PAGE_SHIFT + c->shift));
 		r->stored = (unsigned long)(r->lib.median / 64);
 
-		printf("\n%s geometry (vmemmap_shift %u), %s device, %lu folio%s, scale x%.0f to 1 TiB\n",
+		printf("\n%s geometry (vmemmap_shift %u), %s device, %lu folio%s, scale x%.0f to 1 "
+		       "TiB\n",
 		       c->geometry, c->shift, bench_size_str(c->size, sz, sizeof(sz)), r->folios,
 		       r->folios == 1 ? "" : "s", scale);
 		bench_print_stats("zd_memmap_bytes()", &r->lib, BENCH_MiB, "MiB");
 		bench_print_stats("RSS delta", &r->rss, BENCH_MiB, "MiB");
-		printf("  %-34s %lu of %lu (kernel: %lu of %lu%s)\n", "struct pages stored per folio",
-		       r->folios ? r->stored / r->folios : 0, 1ul << c->shift,
-		       c->shift ? 128ul : 1ul, 1ul << c->shift, c->shift ? ", A5" : "");
+		printf("  %-34s %lu of %lu (kernel: %lu of %lu%s)\n",
+		       "struct pages stored per folio", r->folios ? r->stored / r->folios : 0,
+		       1ul << c->shift, c->shift ? 128ul : 1ul, 1ul << c->shift,
+		       c->shift ? ", A5" : "");
 		printf("  %-34s %s (zd_memmap_bytes), %s (RSS)\n", "per TiB",
-		       mb_bytes(r->lib_per_tib, a, sizeof(a)), mb_bytes(r->rss_per_tib, b, sizeof(b)));
-		printf("  %-34s %s; ours / kernel = %.4f\n", "kernel per TiB",
-		       c->kernel_str, r->lib_per_tib / c->kernel_per_tib);
+		       mb_bytes(r->lib_per_tib, a, sizeof(a)),
+		       mb_bytes(r->rss_per_tib, b, sizeof(b)));
+		printf("  %-34s %s; ours / kernel = %.4f\n", "kernel per TiB", c->kernel_str,
+		       r->lib_per_tib / c->kernel_per_tib);
 		printf("  %-34s %+.1f KiB (bytes the RSS shows beyond the memmap)\n",
-		       "RSS - zd_memmap_bytes (median)", (r->rss.median - r->lib.median) / BENCH_KiB);
+		       "RSS - zd_memmap_bytes (median)",
+		       (r->rss.median - r->lib.median) / BENCH_KiB);
 		bench_print_stats("memremap time (context)", &r->init_ns, 1e6, "ms");
 		fflush(stdout);
 	}
 
 	printf("\nsummary (medians, per TiB of device memory)\n");
-	printf("  %-6s %16s %16s %14s %10s\n", "geom", "zd_memmap_bytes", "RSS delta",
-	       "kernel", "goal");
+	printf("  %-6s %16s %16s %14s %10s\n", "geom", "zd_memmap_bytes", "RSS delta", "kernel",
+	       "goal");
 	for (i = 0; i < 3; i++)
 		printf("  %-6s %16s %16s %14s %10s\n", cfgs[i].geometry,
 		       mb_bytes(res[i].lib_per_tib, a, sizeof(a)),

@@ -12,35 +12,35 @@
 #include "benchlib.h"
 
 struct mi_config {
-	const char *geometry;   /* "4 KiB", "2 MiB", "1 GiB" */
+	const char *geometry; /* "4 KiB", "2 MiB", "1 GiB" */
 	enum zd_memory_type type;
-	unsigned int shift;     /* vmemmap_shift */
-	uint64_t size;          /* device bytes */
+	unsigned int shift; /* vmemmap_shift */
+	uint64_t size;	    /* device bytes */
 	int reps;
-	bool context;           /* an extra row, not counted in the goals */
+	bool context; /* an extra row, not counted in the goals */
 };
 
 /* What one repetition measures, in ns. */
 enum mi_metric {
-	MI_INIT,         /* zd_memremap_pages */
-	MI_INIT_USER,    /* its user-mode CPU time */
-	MI_FINI,         /* zd_memunmap_pages */
-	MI_F_INIT,       /* floor (a): mmap + first write of the records */
-	MI_F_INIT_USER,  /* its user-mode CPU time */
-	MI_F_STEADY,     /* floor (a): second write, memory populated */
-	MI_F_UNMAP,      /* floor (a): munmap */
-	MI_H_INIT,       /* context: floor (a) with MADV_HUGEPAGE */
+	MI_INIT,	/* zd_memremap_pages */
+	MI_INIT_USER,	/* its user-mode CPU time */
+	MI_FINI,	/* zd_memunmap_pages */
+	MI_F_INIT,	/* floor (a): mmap + first write of the records */
+	MI_F_INIT_USER, /* its user-mode CPU time */
+	MI_F_STEADY,	/* floor (a): second write, memory populated */
+	MI_F_UNMAP,	/* floor (a): munmap */
+	MI_H_INIT,	/* context: floor (a) with MADV_HUGEPAGE */
 	MI_H_UNMAP,
-	MI_RATIO_INIT,   /* init / floor init, paired within the repetition */
-	MI_RATIO_FINI,   /* teardown / init, paired */
+	MI_RATIO_INIT, /* init / floor init, paired within the repetition */
+	MI_RATIO_FINI, /* teardown / init, paired */
 	MI_NR_METRICS,
 };
 
 struct mi_result {
 	const struct mi_config *cfg;
-	unsigned long pages;    /* 4 KiB device pages */
-	unsigned long written;  /* struct pages stored and written (dedup: 2 per folio) */
-	uint64_t memmap_bytes;  /* zd_memmap_bytes() while mapped */
+	unsigned long pages;   /* 4 KiB device pages */
+	unsigned long written; /* struct pages stored and written (dedup: 2 per folio) */
+	uint64_t memmap_bytes; /* zd_memmap_bytes() while mapped */
 	struct bench_stats s[MI_NR_METRICS];
 };
 
@@ -169,24 +169,24 @@ static void mi_print(const struct mi_result *r)
 int main(int argc, char **argv)
 {
 	static struct mi_config full[] = {
-		{ "4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 16 * BENCH_GiB, 3, false },
-		{ "4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 64 * BENCH_GiB, 3, false },
-		{ "4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 256 * BENCH_GiB, 3, false },
-		{ "4 KiB", ZD_MEMORY_DEVICE_FS_DAX, 0, 64 * BENCH_GiB, 3, true },
-		{ "2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, 256 * BENCH_GiB, 5, false },
-		{ "2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, BENCH_TiB, 5, false },
-		{ "1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, 256 * BENCH_GiB, 5, false },
-		{ "1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, BENCH_TiB, 5, false },
+	    {"4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 16 * BENCH_GiB, 3, false},
+	    {"4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 64 * BENCH_GiB, 3, false},
+	    {"4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, 256 * BENCH_GiB, 3, false},
+	    {"4 KiB", ZD_MEMORY_DEVICE_FS_DAX, 0, 64 * BENCH_GiB, 3, true},
+	    {"2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, 256 * BENCH_GiB, 5, false},
+	    {"2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, BENCH_TiB, 5, false},
+	    {"1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, 256 * BENCH_GiB, 5, false},
+	    {"1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, BENCH_TiB, 5, false},
 	};
 	static struct mi_config quick[] = {
-		{ "4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, BENCH_GiB, 1, false },
-		{ "2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, 64 * BENCH_GiB, 1, false },
-		{ "1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, 64 * BENCH_GiB, 1, false },
+	    {"4 KiB", ZD_MEMORY_DEVICE_GENERIC, 0, BENCH_GiB, 1, false},
+	    {"2 MiB", ZD_MEMORY_DEVICE_GENERIC, 9, 64 * BENCH_GiB, 1, false},
+	    {"1 GiB", ZD_MEMORY_DEVICE_GENERIC, 18, 64 * BENCH_GiB, 1, false},
 	};
 	struct mi_result res[sizeof(full) / sizeof(full[0])];
 	struct mi_config *cfgs;
 	struct bench_opts opts;
-	struct bench_goals goals = { 0, 0 };
+	struct bench_goals goals = {0, 0};
 	double worst_ns = 0, worst_ratio = 0, worst_td = 0, t2m = -1, t1g = -1;
 	char sz[32], ns_row[64] = "", ratio_row[64] = "", td_row[64] = "";
 	size_t n, i;
@@ -259,8 +259,8 @@ int main(int argc, char **argv)
 		   t2m / 1e9, opts.quick ? ", scaled from 64 GiB" : "");
 	bench_goal(&goals, t1g >= 0 && t1g <= 10e6, "1 TiB at 1 GiB in <= 10 ms (%.3f ms%s)",
 		   t1g / 1e6, opts.quick ? ", scaled from 64 GiB" : "");
-	bench_goal(&goals, worst_td <= 1.0,
-		   "teardown never slower than init (worst: %.2fx at %s)", worst_td, td_row);
+	bench_goal(&goals, worst_td <= 1.0, "teardown never slower than init (worst: %.2fx at %s)",
+		   worst_td, td_row);
 	bench_goals_finish(&opts, &goals);
 	return 0;
 }

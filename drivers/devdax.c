@@ -8,8 +8,7 @@
 
 int zd_dax_device_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
 			struct zd_folio **folios, int *nr);
-int zd_dax_device_free(struct zd_device *dev, struct zd_folio **folios, int nr,
-		       struct zd_holder h);
+int zd_dax_device_free(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h);
 unsigned long zd_dax_device_nr_free(struct zd_device *dev);
 
 static int zd_devdax_probe(struct zd_device *dev)
@@ -19,8 +18,8 @@ static int zd_devdax_probe(struct zd_device *dev)
 }
 
 const struct zd_device_ops zd_devdax_ops = {
-	.probe = zd_devdax_probe,
-	.alloc = zd_dax_device_alloc,
-	.free = zd_dax_device_free,
-	.nr_free = zd_dax_device_nr_free,
+    .probe = zd_devdax_probe,
+    .alloc = zd_dax_device_alloc,
+    .free = zd_dax_device_free,
+    .nr_free = zd_dax_device_nr_free,
 };

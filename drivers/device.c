@@ -45,7 +45,8 @@ int zd_device_add_pgmap(struct zd_device *dev, uint64_t size, unsigned int shift
 	pgmap = zd_pgmap_alloc(1);
 	if (!pgmap)
 		return -ENOMEM;
-	ret = zd_request_free_mem_region(dev->world, size, ZD_PAGE_SIZE << shift, &pgmap->ranges[0]);
+	ret =
+	    zd_request_free_mem_region(dev->world, size, ZD_PAGE_SIZE << shift, &pgmap->ranges[0]);
 	if (ret)
 		goto err_free;
 	pgmap->type = dev->cfg.type;
@@ -94,8 +95,7 @@ static void zd_device_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 		dev->ops->audit(w, a, dev);
 }
 
-int zd_device_create(struct zd_world *w, const struct zd_device_config *cfg,
-		     struct zd_device **out)
+int zd_device_create(struct zd_world *w, const struct zd_device_config *cfg, struct zd_device **out)
 {
 	uint64_t folio_bytes;
 	struct zd_device *dev;

@@ -20,7 +20,7 @@ struct zd_dmirror {
 	int nr_chunks;
 	struct zd_folio *free_pages; /* order 0, linked through zone_device_data */
 	struct zd_folio *free_huge;  /* order 9 */
-	unsigned long nr_free;       /* base pages on both lists */
+	unsigned long nr_free;	     /* base pages on both lists */
 };
 
 static struct zd_dmirror_chunk *zd_dmirror_chunk_of(struct zd_dmirror *dm, struct zd_folio *folio)
@@ -69,8 +69,8 @@ static int zd_dmirror_migrate_to_ram(struct zd_vm_fault *vmf)
 }
 
 static const struct zd_dev_pagemap_ops zd_dmirror_pgmap_ops = {
-	.folio_free = zd_dmirror_folio_free,
-	.migrate_to_ram = zd_dmirror_migrate_to_ram,
+    .folio_free = zd_dmirror_folio_free,
+    .migrate_to_ram = zd_dmirror_migrate_to_ram,
 };
 
 static int zd_dmirror_probe(struct zd_device *dev)
@@ -142,8 +142,8 @@ static struct zd_folio *zd_dmirror_take(struct zd_device *dev, struct zd_dmirror
 		 * scrubs each page as it is handed out.
 		 */
 		for (i = (1ul << ZD_PMD_ORDER); i-- > 0;)
-			zd_dmirror_push(dm, (struct zd_folio *)zd_pfn_to_page(dev->world, huge->pfn + i),
-					0);
+			zd_dmirror_push(
+			    dm, (struct zd_folio *)zd_pfn_to_page(dev->world, huge->pfn + i), 0);
 	}
 	folio = dm->free_pages;
 	if (folio) {
@@ -153,8 +153,8 @@ static struct zd_folio *zd_dmirror_take(struct zd_device *dev, struct zd_dmirror
 	return folio;
 }
 
-static int zd_dmirror_alloc(struct zd_device *dev, unsigned int order, long at,
-			    struct zd_holder h, struct zd_folio **folios, int *nr)
+static int zd_dmirror_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
+			    struct zd_folio **folios, int *nr)
 {
 	struct zd_dmirror *dm = dev->priv;
 	struct zd_dmirror_chunk *chunk;
@@ -236,10 +236,10 @@ static void zd_dmirror_destroy(struct zd_device *dev)
 }
 
 const struct zd_device_ops zd_dmirror_ops = {
-	.probe = zd_dmirror_probe,
-	.alloc = zd_dmirror_alloc,
-	.free = zd_dmirror_free,
-	.nr_free = zd_dmirror_nr_free,
-	.audit = zd_dmirror_audit,
-	.destroy = zd_dmirror_destroy,
+    .probe = zd_dmirror_probe,
+    .alloc = zd_dmirror_alloc,
+    .free = zd_dmirror_free,
+    .nr_free = zd_dmirror_nr_free,
+    .audit = zd_dmirror_audit,
+    .destroy = zd_dmirror_destroy,
 };

@@ -52,7 +52,7 @@ static void zd_p2p_folio_free(struct zd_folio *folio)
 }
 
 static const struct zd_dev_pagemap_ops zd_p2p_pgmap_ops = {
-	.folio_free = zd_p2p_folio_free,
+    .folio_free = zd_p2p_folio_free,
 };
 
 static int zd_p2p_probe(struct zd_device *dev)
@@ -103,7 +103,7 @@ static int zd_p2p_kalloc_record(struct zd_p2p *p, unsigned long first, unsigned 
 	if (!k)
 		return -ENOMEM;
 	p->kallocs = k;
-	p->kallocs[p->nr_kallocs++] = (struct zd_p2p_kalloc){ first, n };
+	p->kallocs[p->nr_kallocs++] = (struct zd_p2p_kalloc){first, n};
 	return 0;
 }
 
@@ -156,8 +156,7 @@ static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, stru
 	return 0;
 }
 
-static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr,
-		       struct zd_holder h)
+static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h)
 {
 	int i;
 
@@ -234,8 +233,9 @@ static unsigned long zd_p2p_nr_busy(struct zd_device *dev)
 {
 	struct zd_p2p *p = dev->priv;
 
-	return dev->removed && zd_pgmap_state(dev->pgmaps[0]) == ZD_PGMAP_DEAD ?
-		       0 : p->nr_pages - zd_p2p_nr_free(dev);
+	return dev->removed && zd_pgmap_state(dev->pgmaps[0]) == ZD_PGMAP_DEAD
+		   ? 0
+		   : p->nr_pages - zd_p2p_nr_free(dev);
 }
 
 static unsigned long zd_p2p_nr_free(struct zd_device *dev)
@@ -262,10 +262,10 @@ static void zd_p2p_destroy(struct zd_device *dev)
 }
 
 const struct zd_device_ops zd_p2p_ops = {
-	.probe = zd_p2p_probe,
-	.alloc = zd_p2p_alloc,
-	.free = zd_p2p_free,
-	.nr_free = zd_p2p_nr_free,
-	.nr_busy = zd_p2p_nr_busy,
-	.destroy = zd_p2p_destroy,
+    .probe = zd_p2p_probe,
+    .alloc = zd_p2p_alloc,
+    .free = zd_p2p_free,
+    .nr_free = zd_p2p_nr_free,
+    .nr_busy = zd_p2p_nr_busy,
+    .destroy = zd_p2p_destroy,
 };

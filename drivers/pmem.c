@@ -5,7 +5,8 @@
  */
 #include "device_internal.h"
 
-/* pmem's page_free of the legacy kernels: it only woke truncate waiters (the core does the wake). */
+/* pmem's page_free of the legacy kernels: it only woke truncate waiters (the core does the wake).
+ */
 static void zd_pmem_folio_free(struct zd_folio *folio)
 {
 	struct zd_device *dev = zd_pgmap_device(folio->pgmap);
@@ -14,19 +15,19 @@ static void zd_pmem_folio_free(struct zd_folio *folio)
 }
 
 static const struct zd_dev_pagemap_ops zd_pmem_ops_with_free = {
-	.folio_free = zd_pmem_folio_free,
+    .folio_free = zd_pmem_folio_free,
 };
 
 static const struct zd_dev_pagemap_ops zd_pmem_ops_plain = {
-	.folio_free = NULL,
+    .folio_free = NULL,
 };
 
 static int zd_pmem_probe(struct zd_device *dev)
 {
 	/* pmem supplied page_free only while the core called it at 2 -> 1 (legacy). */
 	const struct zd_dev_pagemap_ops *ops =
-		zd_pgmap_free_callback(dev->world, ZD_MEMORY_DEVICE_FS_DAX) ?
-			&zd_pmem_ops_with_free : &zd_pmem_ops_plain;
+	    zd_pgmap_free_callback(dev->world, ZD_MEMORY_DEVICE_FS_DAX) ? &zd_pmem_ops_with_free
+									: &zd_pmem_ops_plain;
 
 	/* FS DAX memmaps use base pages: folios are built as files map them. */
 	return zd_device_add_pgmap(dev, dev->cfg.size, 0, ops, NULL, NULL);
@@ -69,8 +70,7 @@ int zd_dax_device_alloc(struct zd_device *dev, unsigned int order, long at, stru
 	return 0;
 }
 
-int zd_dax_device_free(struct zd_device *dev, struct zd_folio **folios, int nr,
-		       struct zd_holder h)
+int zd_dax_device_free(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h)
 {
 	int i;
 
@@ -96,8 +96,8 @@ unsigned long zd_dax_device_nr_free(struct zd_device *dev)
 }
 
 const struct zd_device_ops zd_pmem_ops = {
-	.probe = zd_pmem_probe,
-	.alloc = zd_dax_device_alloc,
-	.free = zd_dax_device_free,
-	.nr_free = zd_dax_device_nr_free,
+    .probe = zd_pmem_probe,
+    .alloc = zd_dax_device_alloc,
+    .free = zd_dax_device_free,
+    .nr_free = zd_dax_device_nr_free,
 };

@@ -140,7 +140,7 @@ int zd_world_add_cleanup(struct zd_world *w, void (*fn)(void *arg), void *arg)
 		memcpy(c, w->cleanups, w->nr_cleanups * sizeof(*c));
 	zd_kfree(NULL, w->cleanups, 0);
 	w->cleanups = c;
-	w->cleanups[w->nr_cleanups++] = (struct zd_world_cleanup){ fn, arg };
+	w->cleanups[w->nr_cleanups++] = (struct zd_world_cleanup){fn, arg};
 	return 0;
 }
 
@@ -198,11 +198,11 @@ static const struct {
 	const char *name;
 	const char *help;
 } zd_fail_sites[ZD_NR_FAIL_SITES] = {
-	[ZD_FAIL_RAM] = { "ram", "a system RAM page allocation" },
-	[ZD_FAIL_PGTABLE] = { "pgtable", "a page-table page allocation" },
-	[ZD_FAIL_INSERT] = { "insert", "inserting a page into a user mapping (vm_insert_page)" },
-	[ZD_FAIL_MEMMAP] = { "memmap", "the struct pages of a range at memremap" },
-	[ZD_FAIL_ALLOC] = { "alloc", "any internal allocation of the library" },
+    [ZD_FAIL_RAM] = {"ram", "a system RAM page allocation"},
+    [ZD_FAIL_PGTABLE] = {"pgtable", "a page-table page allocation"},
+    [ZD_FAIL_INSERT] = {"insert", "inserting a page into a user mapping (vm_insert_page)"},
+    [ZD_FAIL_MEMMAP] = {"memmap", "the struct pages of a range at memremap"},
+    [ZD_FAIL_ALLOC] = {"alloc", "any internal allocation of the library"},
 };
 
 const char *zd_fail_site_name(enum zd_fail_site site)

@@ -15,38 +15,38 @@ struct zd_dev_pagemap;
 
 /* The invariants, numbered as reference/kernel-pgmap-lifecycle.md §5 where they come from. */
 enum zd_invariant {
-	ZD_INV_REFCOUNT_UNDERFLOW = 0, /* 1 */
-	ZD_INV_GET_ON_ZERO,            /* 2 */
-	ZD_INV_TAIL_REFCOUNT,          /* 3 */
+	ZD_INV_REFCOUNT_UNDERFLOW = 0,	  /* 1 */
+	ZD_INV_GET_ON_ZERO,		  /* 2 */
+	ZD_INV_TAIL_REFCOUNT,		  /* 3 */
 	ZD_INV_MAPCOUNT_EXCEEDS_REFCOUNT, /* 4 */
-	ZD_INV_GENERIC_REFCOUNT_ZERO,  /* 5 */
-	ZD_INV_FSDAX_CACHE_REF,        /* 6 */
-	ZD_INV_FREE_TRANSITION,        /* 7 */
-	ZD_INV_FOLIO_FREE_MISUSE,      /* 8 */
-	ZD_INV_FREE_PAGE_REFERENCED,   /* 9 */
-	ZD_INV_BAD_FOLIO_INIT,         /* 10 */
-	ZD_INV_MIGRATE_TO_RAM_UNHELD,  /* 11 */
-	ZD_INV_MEMORY_FAILURE_ARGS,    /* 12 */
-	ZD_INV_FSDAX_MISSED_WAKEUP,    /* 13 */
-	ZD_INV_PGMAP_REF_MISMATCH,     /* 14 */
-	ZD_INV_PGMAP_GET_AFTER_KILL,   /* 15 */
-	ZD_INV_MEMUNMAP_ORDER,         /* 16 */
-	ZD_INV_UNPLUG_BEFORE_DRAIN,    /* 17 */
-	ZD_INV_MEMUNMAP_BUSY_PAGE,     /* 18 */
-	ZD_INV_USE_AFTER_UNPLUG,       /* 19 */
-	ZD_INV_PGMAP_OVERLAP,          /* 20 */
-	ZD_INV_ALTMAP_MISUSE,          /* 21 */
-	ZD_INV_VMEMMAP_SHIFT_MISALIGNED, /* 22 */
-	ZD_INV_PAGE_PGMAP_MISMATCH,    /* 31 */
-	ZD_INV_STALE_COMPOUND,         /* 32 */
-	ZD_INV_SHARED_TAIL_WRITE,      /* 33 */
-	ZD_INV_REFCOUNT_UNEXPLAINED,   /* holder ledger != refcount */
-	ZD_INV_PUT_WITHOUT_REF,        /* a holder dropped a reference it never took */
+	ZD_INV_GENERIC_REFCOUNT_ZERO,	  /* 5 */
+	ZD_INV_FSDAX_CACHE_REF,		  /* 6 */
+	ZD_INV_FREE_TRANSITION,		  /* 7 */
+	ZD_INV_FOLIO_FREE_MISUSE,	  /* 8 */
+	ZD_INV_FREE_PAGE_REFERENCED,	  /* 9 */
+	ZD_INV_BAD_FOLIO_INIT,		  /* 10 */
+	ZD_INV_MIGRATE_TO_RAM_UNHELD,	  /* 11 */
+	ZD_INV_MEMORY_FAILURE_ARGS,	  /* 12 */
+	ZD_INV_FSDAX_MISSED_WAKEUP,	  /* 13 */
+	ZD_INV_PGMAP_REF_MISMATCH,	  /* 14 */
+	ZD_INV_PGMAP_GET_AFTER_KILL,	  /* 15 */
+	ZD_INV_MEMUNMAP_ORDER,		  /* 16 */
+	ZD_INV_UNPLUG_BEFORE_DRAIN,	  /* 17 */
+	ZD_INV_MEMUNMAP_BUSY_PAGE,	  /* 18 */
+	ZD_INV_USE_AFTER_UNPLUG,	  /* 19 */
+	ZD_INV_PGMAP_OVERLAP,		  /* 20 */
+	ZD_INV_ALTMAP_MISUSE,		  /* 21 */
+	ZD_INV_VMEMMAP_SHIFT_MISALIGNED,  /* 22 */
+	ZD_INV_PAGE_PGMAP_MISMATCH,	  /* 31 */
+	ZD_INV_STALE_COMPOUND,		  /* 32 */
+	ZD_INV_SHARED_TAIL_WRITE,	  /* 33 */
+	ZD_INV_REFCOUNT_UNEXPLAINED,	  /* holder ledger != refcount */
+	ZD_INV_PUT_WITHOUT_REF,		  /* a holder dropped a reference it never took */
 	ZD_NR_INVARIANTS,
 };
 
 struct zd_invariant_info {
-	const char *id;      /* stable kebab-case ID */
+	const char *id;	     /* stable kebab-case ID */
 	const char *source;  /* where the rule comes from */
 	const char *summary; /* one line */
 };
@@ -64,7 +64,7 @@ struct zd_violation {
 
 /* Report a violation (a WARN): recorded, traced, never aborts. */
 void zd_report(struct zd_world *w, enum zd_invariant inv, unsigned long pfn, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 size_t zd_violation_count(const struct zd_world *w);
 const struct zd_violation *zd_violation_get(const struct zd_world *w, size_t i);
 bool zd_violation_reported(const struct zd_world *w, enum zd_invariant inv);

@@ -17,8 +17,8 @@ struct zd_device;
 struct zd_device_config {
 	const char *name;
 	enum zd_memory_type type;
-	uint64_t size;            /* bytes, a multiple of the folio size */
-	uint64_t chunk;           /* dmirror: bytes per memremap'd chunk (0: one chunk) */
+	uint64_t size;		  /* bytes, a multiple of the folio size */
+	uint64_t chunk;		  /* dmirror: bytes per memremap'd chunk (0: one chunk) */
 	unsigned int align_order; /* folio order of the geometry: 0, 9 (2 MiB) or 18 (1 GiB) */
 };
 
@@ -73,9 +73,9 @@ int zd_p2pmem_free(struct zd_device *dev, unsigned long pfn);
 
 struct zd_device_counters {
 	unsigned long allocated; /* base pages handed out, ever */
-	unsigned long freed;     /* base pages returned by the free callback, ever */
-	unsigned long free;      /* base pages free now (free list, or idle) */
-	unsigned long busy;      /* base pages in use now (not idle, or allocated from the BAR) */
+	unsigned long freed;	 /* base pages returned by the free callback, ever */
+	unsigned long free;	 /* base pages free now (free list, or idle) */
+	unsigned long busy;	 /* base pages in use now (not idle, or allocated from the BAR) */
 };
 
 void zd_device_counters(struct zd_device *dev, struct zd_device_counters *c);

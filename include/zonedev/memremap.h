@@ -64,21 +64,21 @@ struct zd_dev_pagemap_ops {
 /* Lifecycle state (ours: the kernel spreads it over the percpu_ref and the xarray). */
 enum zd_pgmap_state {
 	ZD_PGMAP_UNUSED = 0, /* never registered, or a failed memremap */
-	ZD_PGMAP_LIVE,       /* memremap done */
-	ZD_PGMAP_DYING,      /* memunmap began: killed, draining */
-	ZD_PGMAP_DEAD,       /* memunmap completed: memory unplugged */
+	ZD_PGMAP_LIVE,	     /* memremap done */
+	ZD_PGMAP_DYING,	     /* memunmap began: killed, draining */
+	ZD_PGMAP_DEAD,	     /* memunmap completed: memory unplugged */
 };
 
 /* Pgmap reference holders tracked for the auditor (invariant 14). */
 enum zd_pgmap_ref_kind {
 	ZD_PGREF_INITIAL = 0, /* the percpu_ref's initial reference, until kill */
-	ZD_PGREF_BULK,        /* memremap's per-folio references (FS_DAX, GENERIC, P2PDMA) */
-	ZD_PGREF_PAGE,        /* per-page references of the legacy regime */
-	ZD_PGREF_ALLOC,       /* allocated PRIVATE/COHERENT folios: 2^order each */
+	ZD_PGREF_BULK,	      /* memremap's per-folio references (FS_DAX, GENERIC, P2PDMA) */
+	ZD_PGREF_PAGE,	      /* per-page references of the legacy regime */
+	ZD_PGREF_ALLOC,	      /* allocated PRIVATE/COHERENT folios: 2^order each */
 	ZD_PGREF_P2P_KERNEL,  /* P2PDMA kernel allocations: one each */
 	ZD_PGREF_P2P_USER,    /* user-mapped P2PDMA pages: one each */
 	ZD_PGREF_LOOKUP,      /* get_dev_pagemap callers */
-	ZD_PGREF_TEMP,        /* transient references inside one operation */
+	ZD_PGREF_TEMP,	      /* transient references inside one operation */
 	ZD_NR_PGREF_KINDS,
 };
 
@@ -99,12 +99,12 @@ struct zd_dev_pagemap {
 	void *owner;
 	/* Library-owned. */
 	struct zd_world *world;
-	zd_atomic_t state;                 /* enum zd_pgmap_state */
+	zd_atomic_t state;			      /* enum zd_pgmap_state */
 	zd_atomic_long_t dbg_refs[ZD_NR_PGREF_KINDS]; /* pgmap references by holder kind */
-	const char *name;                  /* for dumps and traces */
-	void *driver;                      /* the driver's object, for its callbacks */
-	struct zd_memmap_range **memmaps;  /* one per range, while mapped */
-	char wait_what[112];               /* what memunmap waits for, while it does */
+	const char *name;			      /* for dumps and traces */
+	void *driver;				      /* the driver's object, for its callbacks */
+	struct zd_memmap_range **memmaps;	      /* one per range, while mapped */
+	char wait_what[112];			      /* what memunmap waits for, while it does */
 	int nr_range;
 	struct zd_range ranges[];
 };

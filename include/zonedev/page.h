@@ -28,11 +28,11 @@ enum zd_pageflags {
 	ZD_PG_anon_exclusive, /* per page, as the kernel's PageAnonExclusive */
 	ZD_PG_hwpoison,
 	ZD_PG_large_rmappable,
-	ZD_PG_buddy,      /* free in the system RAM allocator */
-	ZD_PG_zero,       /* the shared zero page */
+	ZD_PG_buddy,	   /* free in the system RAM allocator */
+	ZD_PG_zero,	   /* the shared zero page */
 	ZD_PG_shared_tail, /* a deduplicated tail: one stored copy stands for many */
-	ZD_PG_devfree,     /* model bookkeeping: handed back to its driver by the free callback */
-	ZD_PG_base_ref,    /* model bookkeeping: the count includes the page's base reference */
+	ZD_PG_devfree,	   /* model bookkeeping: handed back to its driver by the free callback */
+	ZD_PG_base_ref,	   /* model bookkeeping: the count includes the page's base reference */
 	ZD_NR_PAGEFLAGS,
 };
 
@@ -113,7 +113,7 @@ struct zd_folio {
 	union {
 		struct {
 			zd_atomic_ulong_t _flags_1; /* low byte: folio order */
-			uintptr_t _head_1;      /* compound_head of the first tail */
+			uintptr_t _head_1;	    /* compound_head of the first tail */
 			zd_atomic_t _large_mapcount;
 			zd_atomic_t _entire_mapcount;
 			zd_atomic_t _nr_pages_mapped;

@@ -54,7 +54,7 @@ typedef void (*zd_percpu_ref_func_t)(struct zd_percpu_ref *ref);
  * modelled.
  */
 struct zd_percpu_ref {
-	_Atomic long count;          /* references held, excluding nothing */
+	_Atomic long count;	     /* references held, excluding nothing */
 	_Atomic unsigned long flags; /* ZD_PERCPU_REF_DEAD, ZD_PERCPU_REF_EXITED */
 	zd_percpu_ref_func_t release;
 };

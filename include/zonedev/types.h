@@ -12,7 +12,7 @@
 
 #define ZD_PAGE_SHIFT 12
 #define ZD_PAGE_SIZE (1ul << ZD_PAGE_SHIFT)
-#define ZD_PMD_ORDER 9  /* 2 MiB */
+#define ZD_PMD_ORDER 9	/* 2 MiB */
 #define ZD_PUD_ORDER 18 /* 1 GiB */
 #define ZD_MAX_FOLIO_ORDER ZD_PUD_ORDER
 /* The kernel's GUP_PIN_COUNTING_BIAS: a pin on an order-0 folio adds this. */
@@ -50,17 +50,17 @@ enum zd_regime {
  * name the one that leaked it.
  */
 enum zd_holder_kind {
-	ZD_HOLD_OTHER = 0,  /* untagged caller */
-	ZD_HOLD_BASE,       /* the permanent base reference of a 1-based page */
-	ZD_HOLD_DRIVER,     /* a driver's allocation reference */
-	ZD_HOLD_HANDLE,     /* a scenario handle / API caller's reference */
-	ZD_HOLD_MAPPING,    /* a page-table entry */
-	ZD_HOLD_PIN,        /* a FOLL_PIN */
-	ZD_HOLD_GUP,        /* a FOLL_GET */
-	ZD_HOLD_FILE,       /* a page cache / file */
-	ZD_HOLD_MIGRATE,    /* migration in progress */
-	ZD_HOLD_TEMP,       /* a transient reference inside one operation */
-	ZD_HOLD_ALLOCATOR,  /* the system RAM allocator (free pages) */
+	ZD_HOLD_OTHER = 0, /* untagged caller */
+	ZD_HOLD_BASE,	   /* the permanent base reference of a 1-based page */
+	ZD_HOLD_DRIVER,	   /* a driver's allocation reference */
+	ZD_HOLD_HANDLE,	   /* a scenario handle / API caller's reference */
+	ZD_HOLD_MAPPING,   /* a page-table entry */
+	ZD_HOLD_PIN,	   /* a FOLL_PIN */
+	ZD_HOLD_GUP,	   /* a FOLL_GET */
+	ZD_HOLD_FILE,	   /* a page cache / file */
+	ZD_HOLD_MIGRATE,   /* migration in progress */
+	ZD_HOLD_TEMP,	   /* a transient reference inside one operation */
+	ZD_HOLD_ALLOCATOR, /* the system RAM allocator (free pages) */
 	ZD_NR_HOLDER_KINDS,
 };
 
@@ -69,7 +69,7 @@ struct zd_holder {
 	uintptr_t id; /* who, within the kind: a handle, an mm, a device... */
 };
 
-#define ZD_HOLDER(k, who) ((struct zd_holder){ .kind = (k), .id = (uintptr_t)(who) })
+#define ZD_HOLDER(k, who) ((struct zd_holder){.kind = (k), .id = (uintptr_t)(who)})
 #define ZD_HOLDER_OTHER ZD_HOLDER(ZD_HOLD_OTHER, 0)
 
 const char *zd_memory_type_name(enum zd_memory_type type);

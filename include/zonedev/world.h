@@ -11,11 +11,11 @@
 struct zd_world;
 
 struct zd_world_opts {
-	enum zd_regime regime;  /* default ZD_REGIME_UNIFIED */
-	uint64_t ram_bytes;     /* default 1 GiB */
-	uint64_t seed;          /* default 1 */
-	bool track_holders;     /* keep the holder ledger (the auditor's "who holds it") */
-	bool trace;             /* record trace events */
+	enum zd_regime regime; /* default ZD_REGIME_UNIFIED */
+	uint64_t ram_bytes;    /* default 1 GiB */
+	uint64_t seed;	       /* default 1 */
+	bool track_holders;    /* keep the holder ledger (the auditor's "who holds it") */
+	bool trace;	       /* record trace events */
 };
 
 /* Defaults: unified, 1 GiB RAM, seed 1, holders tracked, no trace. */
@@ -48,9 +48,9 @@ void zd_world_set_seed(struct zd_world *w, uint64_t seed);
 enum zd_fail_site {
 	ZD_FAIL_RAM = 0, /* a system RAM page */
 	ZD_FAIL_PGTABLE, /* a page-table page */
-	ZD_FAIL_INSERT,  /* inserting a page into a user mapping */
-	ZD_FAIL_MEMMAP,  /* struct pages at memremap */
-	ZD_FAIL_ALLOC,   /* any internal allocation (see zd_world_fail_nth) */
+	ZD_FAIL_INSERT,	 /* inserting a page into a user mapping */
+	ZD_FAIL_MEMMAP,	 /* struct pages at memremap */
+	ZD_FAIL_ALLOC,	 /* any internal allocation (see zd_world_fail_nth) */
 	ZD_NR_FAIL_SITES,
 };
 
@@ -77,7 +77,8 @@ struct zd_bug_info {
 
 /* Iterate: NULL past the end. */
 const struct zd_bug_info *zd_bug_info(unsigned int index);
-/* Enable bug `id`: -ENOENT unknown, -EINVAL wrong regime, -EBUSY after a device, -EOPNOTSUPP not yet modelled. */
+/* Enable bug `id`: -ENOENT unknown, -EINVAL wrong regime, -EBUSY after a device, -EOPNOTSUPP not
+ * yet modelled. */
 int zd_world_enable_bug(struct zd_world *w, const char *id);
 bool zd_world_bug_enabled(const struct zd_world *w, const char *id);
 

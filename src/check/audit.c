@@ -33,9 +33,11 @@ static void zd_audit_compound(struct zd_audit *a, struct zd_folio *folio)
 		struct zd_page *tail = zd_memmap_page(r, folio->pfn + i);
 
 		if (tail->compound_head != ((uintptr_t)folio | 1)) {
-			AUDIT_REPORT(a, ZD_INV_STALE_COMPOUND, folio->pfn + i,
-				     "tail %lu of the order-%u folio at pfn 0x%lx does not point at "
-				     "its head", i, zd_folio_order(folio), folio->pfn);
+			AUDIT_REPORT(
+			    a, ZD_INV_STALE_COMPOUND, folio->pfn + i,
+			    "tail %lu of the order-%u folio at pfn 0x%lx does not point at "
+			    "its head",
+			    i, zd_folio_order(folio), folio->pfn);
 			return;
 		}
 		if (zd_page_ref_count(tail)) {
@@ -86,8 +88,9 @@ static void zd_audit_folio(struct zd_folio *folio, void *arg)
 		if (expect != rc) {
 			zd_holders_format(w, folio, buf, sizeof(buf));
 			AUDIT_REPORT(a, ZD_INV_REFCOUNT_UNEXPLAINED, folio->pfn,
-				     "refcount %d but the holders account for %ld (%s%s)", rc, expect,
-				     buf, zd_folio_test_flag(folio, ZD_PG_base_ref) ? " + base" : "");
+				     "refcount %d but the holders account for %ld (%s%s)", rc,
+				     expect, buf,
+				     zd_folio_test_flag(folio, ZD_PG_base_ref) ? " + base" : "");
 		}
 	}
 }
@@ -120,7 +123,8 @@ static void zd_audit_pgmap(struct zd_audit *a, struct zd_dev_pagemap *pgmap)
 		if (r && r->dedup &&
 		    memcmp(&r->shared_tail, &r->shared_tail_pristine, sizeof(r->shared_tail)))
 			AUDIT_REPORT(a, ZD_INV_SHARED_TAIL_WRITE, ZD_PFN_NONE,
-				     "pgmap %s: the shared tail struct page was written", pgmap->name);
+				     "pgmap %s: the shared tail struct page was written",
+				     pgmap->name);
 	}
 }
 
@@ -150,7 +154,7 @@ void zd_audit_note_free_listed(struct zd_audit *a, struct zd_folio *folio)
 int zd_audit(struct zd_world *w)
 {
 	struct zd_pgmap_registry *reg = w->pgmaps;
-	struct zd_audit a = { .w = w };
+	struct zd_audit a = {.w = w};
 	struct zd_check *c = w->check;
 	size_t i, nr;
 

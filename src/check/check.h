@@ -16,17 +16,17 @@
 
 /* Trace event types. The page_ref ones use the kernel tracepoint names. */
 enum zd_trace_type {
-	ZD_TR_PAGE_REF_SET = 0,         /* page_ref_set */
-	ZD_TR_PAGE_REF_MOD,             /* page_ref_mod */
-	ZD_TR_PAGE_REF_MOD_AND_TEST,    /* page_ref_mod_and_test */
-	ZD_TR_PAGE_REF_MOD_AND_RETURN,  /* page_ref_mod_and_return */
-	ZD_TR_PAGE_REF_MOD_UNLESS,      /* page_ref_mod_unless */
-	ZD_TR_PAGE_REF_FREEZE,          /* page_ref_freeze */
-	ZD_TR_PAGE_REF_UNFREEZE,        /* page_ref_unfreeze */
-	ZD_TR_PGMAP_REF,                /* pgmap percpu_ref get/put (ours) */
-	ZD_TR_EVENT,                    /* a named lifecycle event: folio_free, memremap_pages ... */
-	ZD_TR_MARK,                     /* a marker from the runner (the statement being run) */
-	ZD_TR_VIOLATION,                /* a reported violation */
+	ZD_TR_PAGE_REF_SET = 0,	       /* page_ref_set */
+	ZD_TR_PAGE_REF_MOD,	       /* page_ref_mod */
+	ZD_TR_PAGE_REF_MOD_AND_TEST,   /* page_ref_mod_and_test */
+	ZD_TR_PAGE_REF_MOD_AND_RETURN, /* page_ref_mod_and_return */
+	ZD_TR_PAGE_REF_MOD_UNLESS,     /* page_ref_mod_unless */
+	ZD_TR_PAGE_REF_FREEZE,	       /* page_ref_freeze */
+	ZD_TR_PAGE_REF_UNFREEZE,       /* page_ref_unfreeze */
+	ZD_TR_PGMAP_REF,	       /* pgmap percpu_ref get/put (ours) */
+	ZD_TR_EVENT,		       /* a named lifecycle event: folio_free, memremap_pages ... */
+	ZD_TR_MARK,		       /* a marker from the runner (the statement being run) */
+	ZD_TR_VIOLATION,	       /* a reported violation */
 	ZD_NR_TRACE_TYPES,
 };
 
@@ -39,25 +39,25 @@ enum zd_trace_type {
 struct zd_trace_event {
 	uint64_t seq;
 	enum zd_trace_type type;
-	unsigned int thread;       /* index into the thread-name table */
-	unsigned long pfn;         /* ZD_PFN_NONE if none */
-	unsigned long flags;       /* page flags at the time */
+	unsigned int thread; /* index into the thread-name table */
+	unsigned long pfn;   /* ZD_PFN_NONE if none */
+	unsigned long flags; /* page flags at the time */
 	int count;
 	int mapcount;
 	int val;
 	int ret;
 	void *mapping;
 	struct zd_holder holder;
-	int pgref_kind;            /* PGMAP_REF: enum zd_pgmap_ref_kind */
-	char *name;                /* EVENT/MARK/VIOLATION: event name or ID */
-	char *text;                /* EVENT/MARK/VIOLATION: detail */
-	char *object;              /* pgmap / device name when known */
+	int pgref_kind; /* PGMAP_REF: enum zd_pgmap_ref_kind */
+	char *name;	/* EVENT/MARK/VIOLATION: event name or ID */
+	char *text;	/* EVENT/MARK/VIOLATION: detail */
+	char *object;	/* pgmap / device name when known */
 };
 
 struct zd_ledger;
 
 struct zd_check {
-	zd_spinlock_t lock;              /* protects everything below */
+	zd_spinlock_t lock; /* protects everything below */
 	bool trace_on;
 	FILE *trace_text;
 	struct zd_trace_event *events;
@@ -68,7 +68,7 @@ struct zd_check {
 	unsigned int cur_thread;
 	struct zd_violation *violations;
 	size_t nr_violations, cap_violations;
-	unsigned long reported_mask;     /* bit per enum zd_invariant ever reported */
+	unsigned long reported_mask; /* bit per enum zd_invariant ever reported */
 	struct zd_ledger *ledger;
 	zd_holder_namer_t namer;
 	void *namer_arg;

@@ -40,7 +40,7 @@ struct zd_rangetab_array {
 
 struct zd_rangetab {
 	struct zd_rangetab_array *arr; /* RCU-published, sorted, disjoint */
-	zd_mutex_t lock;               /* serialises updates */
+	zd_mutex_t lock;	       /* serialises updates */
 };
 
 void zd_rangetab_init(struct zd_rangetab *t);
@@ -78,15 +78,15 @@ struct zd_memmap_range {
 	size_t bytes; /* storage of `pages` */
 	struct zd_page shared_tail;
 	struct zd_page shared_tail_pristine; /* what shared_tail must keep holding */
-	zd_atomic_ulong_t data; /* page contents (an address), mapped on first use */
+	zd_atomic_ulong_t data;		     /* page contents (an address), mapped on first use */
 };
 
 /*
  * Allocate (not initialise) the memmap for [start_pfn, start_pfn + nr) with
  * folio order `shift`, and publish it for pfn lookups. -ENOMEM, -EEXIST.
  */
-int zd_memmap_add(struct zd_world *w, unsigned long start_pfn, unsigned long nr,
-		  unsigned int shift, bool dedup, struct zd_memmap_range **out);
+int zd_memmap_add(struct zd_world *w, unsigned long start_pfn, unsigned long nr, unsigned int shift,
+		  bool dedup, struct zd_memmap_range **out);
 /*
  * Unpublish and free a memmap. With keep_zombie the storage stays (marked
  * unplugged) until the world ends, so late puts on it can be reported as
@@ -143,7 +143,6 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order);
 void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio);
 unsigned long zd_ram_free_pages(struct zd_world *w);
 unsigned long zd_ram_used_pages(struct zd_world *w);
-
 
 /* ---- Compound geometry (compound.c) --------------------------------------
  * Struct-page layout only, no policy: the kernel's prep_compound_page and

@@ -13,8 +13,8 @@ static size_t zd_memmap_storage_pages(unsigned long nr, unsigned int shift, bool
 	return dedup ? 2 * (nr >> shift) : nr;
 }
 
-int zd_memmap_add(struct zd_world *w, unsigned long start_pfn, unsigned long nr,
-		  unsigned int shift, bool dedup, struct zd_memmap_range **out)
+int zd_memmap_add(struct zd_world *w, unsigned long start_pfn, unsigned long nr, unsigned int shift,
+		  bool dedup, struct zd_memmap_range **out)
 {
 	struct zd_memmap_range *r;
 	size_t count;
@@ -154,7 +154,8 @@ void *zd_page_data(struct zd_world *w, unsigned long pfn)
 		data = zd_vzalloc(w, size);
 		if (!data)
 			return NULL;
-		if (!zd_atomic_ulong_try_cmpxchg_acq_rel(&r->data, &expected, (unsigned long)data)) {
+		if (!zd_atomic_ulong_try_cmpxchg_acq_rel(&r->data, &expected,
+							 (unsigned long)data)) {
 			zd_vfree(w, data, size);
 			data = (void *)expected;
 		}

@@ -44,7 +44,7 @@ int zd_request_free_mem_region(struct zd_world *w, uint64_t size, uint64_t align
 	}
 	for (i = 0; i < pos; i++)
 		regions[i] = mem->regions[i];
-	regions[pos] = (struct zd_range){ start, start + size - 1 };
+	regions[pos] = (struct zd_range){start, start + size - 1};
 	for (i = pos; i < mem->nr_regions; i++)
 		regions[i + 1] = mem->regions[i];
 	zd_kfree(w, mem->regions, mem->nr_regions * sizeof(*regions));

@@ -19,13 +19,13 @@ struct zd_ram_allocator {
 	zd_spinlock_t lock;
 	unsigned long nblocks;
 	unsigned long free_pages;
-	unsigned int *nfree;        /* free pages per block */
-	struct zd_page **freelist;  /* per block, linked through zone_device_data */
-	unsigned long *whole;       /* stack of whole blocks */
+	unsigned int *nfree;	   /* free pages per block */
+	struct zd_page **freelist; /* per block, linked through zone_device_data */
+	unsigned long *whole;	   /* stack of whole blocks */
 	unsigned long nwhole;
-	long *pnext, *pprev;        /* partial list */
+	long *pnext, *pprev; /* partial list */
 	long phead;
-	bool *is_whole_list;        /* block's pages are not on its freelist (whole) */
+	bool *is_whole_list; /* block's pages are not on its freelist (whole) */
 };
 
 static size_t zd_ram_alloc_bytes(unsigned long nblocks)
@@ -199,8 +199,8 @@ int zd_mem_set_ram(struct zd_world *w, uint64_t bytes)
 		return -EINVAL;
 	if (zd_ram_used_pages(w))
 		return -EBUSY;
-	if ((bytes >> ZD_PAGE_SHIFT) > old && zd_rangetab_overlap(&w->mem->memmaps, old,
-								    bytes >> ZD_PAGE_SHIFT))
+	if ((bytes >> ZD_PAGE_SHIFT) > old &&
+	    zd_rangetab_overlap(&w->mem->memmaps, old, bytes >> ZD_PAGE_SHIFT))
 		return -EBUSY;
 	zd_ram_teardown(w);
 	ret = zd_ram_setup(w, bytes >> ZD_PAGE_SHIFT);

@@ -76,7 +76,7 @@ int zd_rangetab_insert(struct zd_world *w, struct zd_rangetab *t, unsigned long 
 	pos = old ? zd_rangetab_search(old, start) : 0;
 	for (i = 0; i < pos; i++)
 		new->e[i] = old->e[i];
-	new->e[pos] = (struct zd_rangetab_entry){ start, end, value };
+	new->e[pos] = (struct zd_rangetab_entry){start, end, value};
 	for (i = pos; i < nr; i++)
 		new->e[i + 1] = old->e[i];
 	new->nr = nr + 1;
@@ -118,7 +118,8 @@ int zd_rangetab_remove(struct zd_world *w, struct zd_rangetab *t, unsigned long 
 			new->e[j - 1] = old->e[j];
 		new->nr = nr - 1;
 		/* Count it on the world's account from now on. */
-		zd_atomic_long_add_return_relaxed(&w->bytes_in_use, (long)zd_rangetab_bytes(nr - 1));
+		zd_atomic_long_add_return_relaxed(&w->bytes_in_use,
+						  (long)zd_rangetab_bytes(nr - 1));
 	}
 	zd_rcu_assign_pointer(t->arr, new);
 	zd_mutex_unlock(&t->lock);

@@ -65,7 +65,8 @@ struct zd_dev_pagemap *zd_page_pgmap(struct zd_page *page)
 	if (!zd_page_is_zone_device(page))
 		return NULL;
 	if (zd_page_test_flag(page, ZD_PG_shared_tail))
-		return ZD_READ_ONCE(page->pgmap); /* the shared tail keeps the pgmap it stands for */
+		return ZD_READ_ONCE(
+		    page->pgmap); /* the shared tail keeps the pgmap it stands for */
 	folio = zd_page_folio(page);
 	return folio ? ZD_READ_ONCE(folio->pgmap) : NULL;
 }

@@ -40,5 +40,4 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 /* Report use-after-unplug if folio belongs to a pgmap already torn down. */
 bool zd_folio_check_unplugged(struct zd_folio *folio, const char *what);
 
-
 #endif

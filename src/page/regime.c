@@ -7,24 +7,30 @@
 
 /* Unified: every type idle at 0 except GENERIC at 1; mappings take references. */
 #define U_DEVICE_MEMORY                                                                            \
-	{ .memremap_refcount = 0, .free_refcount = 0, .at_zero = ZD_ZERO_FREE,                     \
-	  .zero_violation = -1, .free_callback = true, .free_puts_pgmap = true,                    \
-	  .free_clears_mapping = true, .alloc_mode = ZD_ALLOC_INIT, .alloc_pgmap_refs = true,       \
-	  .large_folios = true, .mapping_takes_ref = true }
+	{                                                                                          \
+		.memremap_refcount = 0, .free_refcount = 0, .at_zero = ZD_ZERO_FREE,               \
+		.zero_violation = -1, .free_callback = true, .free_puts_pgmap = true,              \
+		.free_clears_mapping = true, .alloc_mode = ZD_ALLOC_INIT,                          \
+		.alloc_pgmap_refs = true, .large_folios = true, .mapping_takes_ref = true          \
+	}
 
 /* Split: PRIVATE/COHERENT as unified (from v6.1) but order 0 only. */
 #define S_DEVICE_MEMORY                                                                            \
-	{ .memremap_refcount = 0, .free_refcount = 0, .at_zero = ZD_ZERO_FREE,                     \
-	  .zero_violation = -1, .free_callback = true, .free_puts_pgmap = true,                    \
-	  .free_clears_mapping = true, .alloc_mode = ZD_ALLOC_INIT, .alloc_pgmap_refs = true,       \
-	  .large_folios = false, .mapping_takes_ref = true }
+	{                                                                                          \
+		.memremap_refcount = 0, .free_refcount = 0, .at_zero = ZD_ZERO_FREE,               \
+		.zero_violation = -1, .free_callback = true, .free_puts_pgmap = true,              \
+		.free_clears_mapping = true, .alloc_mode = ZD_ALLOC_INIT,                          \
+		.alloc_pgmap_refs = true, .large_folios = false, .mapping_takes_ref = true         \
+	}
 
 /* Legacy: devmap-managed device memory: free on 2 -> 1, pgmap ref dropped on 1 -> 0. */
 #define L_DEVICE_MEMORY                                                                            \
-	{ .memremap_refcount = 1, .memremap_page_refs = true, .free_refcount = 1,                  \
-	  .at_one = ZD_ONE_FREE, .at_zero = ZD_ZERO_PUT_PGMAP, .zero_violation = -1,               \
-	  .free_callback = true, .free_clears_mapping = true, .alloc_mode = ZD_ALLOC_GET,          \
-	  .large_folios = false, .mapping_takes_ref = true }
+	{                                                                                          \
+		.memremap_refcount = 1, .memremap_page_refs = true, .free_refcount = 1,            \
+		.at_one = ZD_ONE_FREE, .at_zero = ZD_ZERO_PUT_PGMAP, .zero_violation = -1,         \
+		.free_callback = true, .free_clears_mapping = true, .alloc_mode = ZD_ALLOC_GET,    \
+		.large_folios = false, .mapping_takes_ref = true                                   \
+	}
 
 static const struct zd_regime_policy zd_policies[ZD_NR_REGIMES] = {
 	[ZD_REGIME_UNIFIED] = {

@@ -30,10 +30,10 @@ static int zd_folio_init_check(struct zd_world *w, struct zd_folio *folio,
 		return -EINVAL;
 	if (pgmap->type != ZD_MEMORY_DEVICE_PRIVATE && pgmap->type != ZD_MEMORY_DEVICE_COHERENT)
 		return -EINVAL;
-	if (order > ZD_MAX_FOLIO_ORDER || (order && !tp->large_folios) ||
-	    (folio->pfn & (nr - 1)))
+	if (order > ZD_MAX_FOLIO_ORDER || (order && !tp->large_folios) || (folio->pfn & (nr - 1)))
 		return -EINVAL;
-	if (!zd_pgmap_pfn_valid(pgmap, folio->pfn) || !zd_pgmap_pfn_valid(pgmap, folio->pfn + nr - 1))
+	if (!zd_pgmap_pfn_valid(pgmap, folio->pfn) ||
+	    !zd_pgmap_pfn_valid(pgmap, folio->pfn + nr - 1))
 		return -EINVAL;
 	/* Folios are built over real struct pages: not over a deduplicated compound memmap. */
 	if (zd_memmap_lookup(w, folio->pfn)->dedup)
@@ -69,12 +69,13 @@ int zd_zone_device_folio_init(struct zd_folio *folio, struct zd_dev_pagemap *pgm
 	if (ret)
 		return ret;
 	if (tp->alloc_mode == ZD_ALLOC_INIT && tp->alloc_pgmap_refs) {
-		bool ok = w->policy->alloc_tryget_live ?
-				  nr == 1 ? zd_pgmap_ref_tryget_live(pgmap, ZD_PGREF_ALLOC) :
-					    (zd_percpu_ref_is_dying(&pgmap->ref) ?
-						     false :
-						     zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_ALLOC, nr)) :
-				  zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_ALLOC, nr);
+		bool ok = w->policy->alloc_tryget_live
+			      ? nr == 1
+				    ? zd_pgmap_ref_tryget_live(pgmap, ZD_PGREF_ALLOC)
+				    : (zd_percpu_ref_is_dying(&pgmap->ref)
+					   ? false
+					   : zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_ALLOC, nr))
+			      : zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_ALLOC, nr);
 		if (!ok) {
 			zd_report(w, ZD_INV_BAD_FOLIO_INIT, folio->pfn,
 				  "zone_device_folio_init on pgmap %s after memunmap_pages began",
@@ -82,9 +83,11 @@ int zd_zone_device_folio_init(struct zd_folio *folio, struct zd_dev_pagemap *pgm
 			return -ENXIO;
 		}
 		if (zd_pgmap_state(pgmap) != ZD_PGMAP_LIVE)
-			zd_report(w, ZD_INV_PGMAP_GET_AFTER_KILL, folio->pfn,
-				  "pgmap %s: a folio was allocated after kill (tryget_many succeeds "
-				  "while references remain)", pgmap->name);
+			zd_report(
+			    w, ZD_INV_PGMAP_GET_AFTER_KILL, folio->pfn,
+			    "pgmap %s: a folio was allocated after kill (tryget_many succeeds "
+			    "while references remain)",
+			    pgmap->name);
 	}
 	/*
 	 * Scrub every page of the range: a previous folio of another order may

@@ -68,8 +68,8 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 	if (tp->free_callback) {
 		if (!pgmap->ops || !pgmap->ops->folio_free) {
 			zd_report(w, ZD_INV_FOLIO_FREE_MISUSE, folio->pfn,
-				  "pgmap %s (%s) has no folio_free: the free is skipped", pgmap->name,
-				  zd_memory_type_name(pgmap->type));
+				  "pgmap %s (%s) has no folio_free: the free is skipped",
+				  pgmap->name, zd_memory_type_name(pgmap->type));
 			return;
 		}
 		zd_folio_set_flag(folio, ZD_PG_devfree);
@@ -81,9 +81,10 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 	} else if (zd_bug_on(w, ZD_BUG_FREE_PATH_REQUIRES_OPS) &&
 		   (!pgmap->ops || !pgmap->ops->folio_free)) {
 		/* BUG(free-path-requires-ops): WARN on a pgmap without ops and skip the rest. */
-		zd_report(w, ZD_INV_FSDAX_MISSED_WAKEUP, folio->pfn,
-			  "free path insists on ops->folio_free: pgmap %s has none, wake-up skipped",
-			  pgmap->name);
+		zd_report(
+		    w, ZD_INV_FSDAX_MISSED_WAKEUP, folio->pfn,
+		    "free path insists on ops->folio_free: pgmap %s has none, wake-up skipped",
+		    pgmap->name);
 		return;
 	}
 	if (tp->free_wakes) {
@@ -101,8 +102,8 @@ static void zd_zone_device_zero(struct zd_world *w, struct zd_dev_pagemap *pgmap
 {
 	if (tp->zero_violation >= 0)
 		zd_report(w, (enum zd_invariant)tp->zero_violation, folio->pfn,
-			  "%s folio reached refcount 0 in the %s regime", zd_memory_type_name(pgmap->type),
-			  w->policy->name);
+			  "%s folio reached refcount 0 in the %s regime",
+			  zd_memory_type_name(pgmap->type), w->policy->name);
 	switch (tp->at_zero) {
 	case ZD_ZERO_FREE:
 		zd_free_zone_device_folio(folio);
@@ -145,8 +146,8 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 	 * window). A transient reference keeps the memmap until the reset is
 	 * done. Every other free path touches nothing after its last put.
 	 */
-	temp = new == 0 && tp->at_zero == ZD_ZERO_FREE_RESET &&
-	       zd_pgmap_ref_tryget_many(pgmap, ZD_PGREF_TEMP, 1);
+	temp = new == 0 && tp->at_zero == ZD_ZERO_FREE_RESET &&zd_pgmap_ref_tryget_many(
+					      pgmap, ZD_PGREF_TEMP, 1);
 	if (new == 1)
 		zd_free_zone_device_folio(folio);
 	else

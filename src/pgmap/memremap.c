@@ -10,8 +10,8 @@
 
 static void zd_pgmap_release(struct zd_percpu_ref *ref)
 {
-	struct zd_dev_pagemap *pgmap = (struct zd_dev_pagemap *)((char *)ref -
-						offsetof(struct zd_dev_pagemap, ref));
+	struct zd_dev_pagemap *pgmap =
+	    (struct zd_dev_pagemap *)((char *)ref - offsetof(struct zd_dev_pagemap, ref));
 
 	zd_complete(&pgmap->done);
 }
@@ -96,7 +96,8 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 {
 	const struct zd_type_policy *tp = zd_policy_type(w->policy, pgmap->type);
 	unsigned long base = (ZD_ZONE_DEVICE << ZD_PAGE_ZONE_SHIFT) |
-			     ((unsigned long)w->id << ZD_PAGE_WORLD_SHIFT) | (1ul << ZD_PG_reserved);
+			     ((unsigned long)w->id << ZD_PAGE_WORLD_SHIFT) |
+			     (1ul << ZD_PG_reserved);
 	unsigned int shift = (unsigned int)pgmap->vmemmap_shift;
 	unsigned long nr = 1ul << shift, pfn, i, head_flags;
 
@@ -122,8 +123,8 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 		     (tp->memremap_refcount ? 1ul << ZD_PG_base_ref : 0);
 	for (pfn = first; pfn < end; pfn += nr) {
 		/* Heads are stored at a fixed stride: no per-page lookup. */
-		struct zd_page *head = r->dedup ? &r->pages[2 * ((pfn - r->start_pfn) >> shift)] :
-						  &r->pages[pfn - r->start_pfn];
+		struct zd_page *head = r->dedup ? &r->pages[2 * ((pfn - r->start_pfn) >> shift)]
+						: &r->pages[pfn - r->start_pfn];
 		struct zd_folio *folio = (struct zd_folio *)head;
 		unsigned long stored = r->dedup ? 2 : nr;
 
@@ -162,8 +163,7 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 }
 
 /* Undo ranges [0, nr) of a partially registered pgmap (or all of a dying one). */
-void zd_pgmap_unmap_ranges(struct zd_world *w, struct zd_dev_pagemap *pgmap, int nr,
-			   bool keep_busy)
+void zd_pgmap_unmap_ranges(struct zd_world *w, struct zd_dev_pagemap *pgmap, int nr, bool keep_busy)
 {
 	int i;
 

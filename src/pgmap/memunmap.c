@@ -31,8 +31,8 @@ static void zd_scan_busy(struct zd_dev_pagemap *pgmap, struct zd_busy_scan *s)
 		n = r->bytes / sizeof(struct zd_page);
 		for (k = 0; k < n; k++) {
 			const struct zd_page *p = &r->pages[k];
-			unsigned long base = (zd_atomic_ulong_read_relaxed(&p->flags) >>
-					      ZD_PG_base_ref) & 1;
+			unsigned long base =
+			    (zd_atomic_ulong_read_relaxed(&p->flags) >> ZD_PG_base_ref) & 1;
 
 			if ((unsigned long)zd_atomic_read_relaxed(&p->_refcount) != base) {
 				if (!s->busy)
@@ -69,8 +69,8 @@ static void zd_memunmap_put_base_refs(struct zd_world *w, struct zd_dev_pagemap 
 
 			/* BUG(compound-devmap-per-pfn-put): a put per pfn, not per folio. */
 			zd_folio_put_refs(folio, 1,
-					  pfn == folio->pfn ? ZD_HOLDER(ZD_HOLD_BASE, 0) :
-							      ZD_HOLDER(ZD_HOLD_OTHER, 0));
+					  pfn == folio->pfn ? ZD_HOLDER(ZD_HOLD_BASE, 0)
+							    : ZD_HOLDER(ZD_HOLD_OTHER, 0));
 		}
 	}
 }
@@ -78,7 +78,7 @@ static void zd_memunmap_put_base_refs(struct zd_world *w, struct zd_dev_pagemap 
 /* Unplug: the memmap goes away. Kept as a zombie if pages are still referenced. */
 static void zd_memunmap_unplug(struct zd_world *w, struct zd_dev_pagemap *pgmap)
 {
-	struct zd_busy_scan scan = { 0, 0 };
+	struct zd_busy_scan scan = {0, 0};
 	long refs = zd_percpu_ref_read(&pgmap->ref);
 
 	zd_scan_busy(pgmap, &scan);

@@ -10,7 +10,7 @@
 
 struct zd_pgmap_registry {
 	struct zd_rangetab pfnmap; /* pfn -> live or dying pgmap */
-	zd_mutex_t lock;           /* protects list */
+	zd_mutex_t lock;	   /* protects list */
 	struct zd_dev_pagemap **list;
 	size_t nr, cap;
 };

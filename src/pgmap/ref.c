@@ -54,8 +54,8 @@ void zd_pgmap_ref_put(struct zd_dev_pagemap *pgmap, enum zd_pgmap_ref_kind kind,
 	if (zd_percpu_ref_put_many(&pgmap->ref, nr)) {
 		zd_atomic_long_add_return_relaxed(&pgmap->dbg_refs[kind], (long)nr);
 		zd_report(pgmap->world, ZD_INV_PGMAP_REF_MISMATCH, ZD_PFN_NONE,
-			  "pgmap %s: put of %lu %s reference%s with only %ld held", pgmap->name,
-			  nr, zd_pgmap_ref_kind_name(kind), nr == 1 ? "" : "s",
+			  "pgmap %s: put of %lu %s reference%s with only %ld held", pgmap->name, nr,
+			  zd_pgmap_ref_kind_name(kind), nr == 1 ? "" : "s",
 			  zd_percpu_ref_read(&pgmap->ref));
 	}
 }
@@ -137,7 +137,7 @@ long zd_pgmap_refs(struct zd_dev_pagemap *pgmap)
 
 const char *zd_pgmap_state_name(enum zd_pgmap_state state)
 {
-	static const char *const names[] = { "unused", "live", "dying", "dead" };
+	static const char *const names[] = {"unused", "live", "dying", "dead"};
 
 	return (unsigned int)state < 4 ? names[state] : "?";
 }
@@ -145,7 +145,7 @@ const char *zd_pgmap_state_name(enum zd_pgmap_state state)
 const char *zd_pgmap_ref_kind_name(enum zd_pgmap_ref_kind kind)
 {
 	static const char *const names[ZD_NR_PGREF_KINDS] = {
-		"initial", "bulk", "page", "alloc", "p2p-kernel", "p2p-user", "lookup", "temp",
+	    "initial", "bulk", "page", "alloc", "p2p-kernel", "p2p-user", "lookup", "temp",
 	};
 
 	return (unsigned int)kind < ZD_NR_PGREF_KINDS ? names[kind] : "?";

@@ -133,13 +133,13 @@ static inline unsigned long zd_atomic_ulong_fetch_or_acq_rel(zd_atomic_ulong_t *
 	return atomic_fetch_or_explicit(&v->counter, m, memory_order_acq_rel);
 }
 static inline unsigned long zd_atomic_ulong_fetch_andnot_release(zd_atomic_ulong_t *v,
-								  unsigned long m)
+								 unsigned long m)
 {
 	ZD_SYNC_POINT(0, v);
 	return atomic_fetch_and_explicit(&v->counter, ~m, memory_order_release);
 }
 static inline unsigned long zd_atomic_ulong_fetch_andnot_acq_rel(zd_atomic_ulong_t *v,
-								  unsigned long m)
+								 unsigned long m)
 {
 	ZD_SYNC_POINT(0, v);
 	return atomic_fetch_and_explicit(&v->counter, ~m, memory_order_acq_rel);
@@ -320,7 +320,10 @@ void *zd_thread_join(struct zd_thread *t);
 typedef struct {
 	_Atomic int state;
 } zd_once_t;
-#define ZD_ONCE_INIT { 0 }
+#define ZD_ONCE_INIT                                                                               \
+	{                                                                                          \
+		0                                                                                  \
+	}
 void zd_once(zd_once_t *once, void (*fn)(void));
 
 /* Monotonic clock in nanoseconds (benchmarks, progress output). */

@@ -27,7 +27,7 @@ static struct zd_world *new_world(enum zd_regime regime)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
 	nanosleep(&ts, NULL);
 }
@@ -52,22 +52,21 @@ static void *remove_thread(void *arg)
 
 static void test_memunmap_waits_for_last_put(void **state)
 {
-	static const enum zd_memory_type types[] = { ZD_MEMORY_DEVICE_PRIVATE,
-						      ZD_MEMORY_DEVICE_COHERENT,
-						      ZD_MEMORY_DEVICE_PCI_P2PDMA };
+	static const enum zd_memory_type types[] = {
+	    ZD_MEMORY_DEVICE_PRIVATE, ZD_MEMORY_DEVICE_COHERENT, ZD_MEMORY_DEVICE_PCI_P2PDMA};
 	size_t t;
 	int reg;
 
 	for (reg = 0; reg < ZD_NR_REGIMES; reg++) {
 		for (t = 0; t < 3; t++) {
 			struct zd_world *w = new_world((enum zd_regime)reg);
-			struct zd_device_config cfg = { .name = "dev", .type = types[t],
-							.size = 1 << 20 };
+			struct zd_device_config cfg = {
+			    .name = "dev", .type = types[t], .size = 1 << 20};
 			struct zd_holder h = ZD_HOLDER(ZD_HOLD_HANDLE, 1);
 			struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
 			struct zd_device *dev;
-			struct remover r = { 0 };
-			zd_atomic_t released = { 0 };
+			struct remover r = {0};
+			zd_atomic_t released = {0};
 			struct zd_thread *th;
 			int nr;
 
@@ -137,8 +136,8 @@ static void test_alloc_free_race(void **state)
 
 	for (reg = 0; reg < ZD_NR_REGIMES; reg++) {
 		struct zd_world *w = new_world((enum zd_regime)reg);
-		struct zd_device_config cfg = { .name = "gpu", .type = ZD_MEMORY_DEVICE_PRIVATE,
-						.size = 64 * 4096 };
+		struct zd_device_config cfg = {
+		    .name = "gpu", .type = ZD_MEMORY_DEVICE_PRIVATE, .size = 64 * 4096};
 		struct worker wk[NR_WORKERS];
 		struct zd_thread *th[NR_WORKERS];
 		struct zd_device_counters c;
@@ -153,7 +152,7 @@ static void test_alloc_free_race(void **state)
 			 * one succeeds and its put is another 2 -> 1 "free" event:
 			 * the kernel's bug class, shown by scenarios/regimes/.
 			 */
-			wk[i] = (struct worker){ w, dev, i, reg != ZD_REGIME_LEGACY, 0 };
+			wk[i] = (struct worker){w, dev, i, reg != ZD_REGIME_LEGACY, 0};
 			th[i] = zd_thread_start(alloc_worker, &wk[i]);
 			assert_non_null(th[i]);
 		}
@@ -203,17 +202,17 @@ static void *lookup_thread(void *arg)
 static void test_lookup_vs_memunmap(void **state)
 {
 	struct zd_world *w = new_world(ZD_REGIME_UNIFIED);
-	struct zd_device_config cfg = { .name = "dax", .type = ZD_MEMORY_DEVICE_GENERIC,
-					.size = 1 << 20 };
+	struct zd_device_config cfg = {
+	    .name = "dax", .type = ZD_MEMORY_DEVICE_GENERIC, .size = 1 << 20};
 	struct zd_device *dev;
-	zd_atomic_t stop = { 0 };
+	zd_atomic_t stop = {0};
 	struct looker l[2];
 	struct zd_thread *th[2];
 	int i;
 
 	assert_int_equal(zd_device_create(w, &cfg, &dev), 0);
 	for (i = 0; i < 2; i++) {
-		l[i] = (struct looker){ w, 0, &stop, 0 };
+		l[i] = (struct looker){w, 0, &stop, 0};
 		assert_int_equal(zd_device_page_pfn(dev, (unsigned long)i * 7, &l[i].pfn), 0);
 		th[i] = zd_thread_start(lookup_thread, &l[i]);
 	}
@@ -230,9 +229,9 @@ static void test_lookup_vs_memunmap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memunmap_waits_for_last_put),
-		cmocka_unit_test(test_alloc_free_race),
-		cmocka_unit_test(test_lookup_vs_memunmap),
+	    cmocka_unit_test(test_memunmap_waits_for_last_put),
+	    cmocka_unit_test(test_alloc_free_race),
+	    cmocka_unit_test(test_lookup_vs_memunmap),
 	};
 
 	zd_test_seed();

@@ -25,8 +25,8 @@ static int migrate_noop(struct zd_vm_fault *vmf)
 	return 0;
 }
 
-static const struct zd_dev_pagemap_ops ops = { .folio_free = count_free,
-					       .migrate_to_ram = migrate_noop };
+static const struct zd_dev_pagemap_ops ops = {.folio_free = count_free,
+					      .migrate_to_ram = migrate_noop};
 
 struct env {
 	struct zd_world *w;
@@ -34,8 +34,8 @@ struct env {
 	unsigned long pfn;
 };
 
-static void setup(struct env *e, enum zd_regime regime, enum zd_memory_type type,
-		  uint64_t size, unsigned int shift, const struct zd_dev_pagemap_ops *o)
+static void setup(struct env *e, enum zd_regime regime, enum zd_memory_type type, uint64_t size,
+		  unsigned int shift, const struct zd_dev_pagemap_ops *o)
 {
 	struct zd_world_opts opts;
 
@@ -44,8 +44,8 @@ static void setup(struct env *e, enum zd_regime regime, enum zd_memory_type type
 	opts.ram_bytes = 16ull << 20;
 	assert_int_equal(zd_world_create(&opts, &e->w), 0);
 	e->p = zd_pgmap_alloc(1);
-	assert_int_equal(zd_request_free_mem_region(e->w, size, ZD_PAGE_SIZE << shift,
-						    &e->p->ranges[0]), 0);
+	assert_int_equal(
+	    zd_request_free_mem_region(e->w, size, ZD_PAGE_SIZE << shift, &e->p->ranges[0]), 0);
 	e->p->type = type;
 	e->p->vmemmap_shift = shift;
 	e->p->ops = o;
@@ -111,7 +111,8 @@ static void test_tail_refcount_and_stale_compound(void **state)
 	zd_audit(e.w);
 	assert_true(reported(&e, "tail-refcount"));
 	zd_atomic_set_relaxed(&zd_pfn_to_page(e.w, e.pfn + 17)->_refcount, 0);
-	zd_pfn_to_page(e.w, e.pfn + 40)->compound_head = (uintptr_t)zd_pfn_to_page(e.w, e.pfn + 1) | 1;
+	zd_pfn_to_page(e.w, e.pfn + 40)->compound_head =
+	    (uintptr_t)zd_pfn_to_page(e.w, e.pfn + 1) | 1;
 	zd_audit(e.w);
 	assert_true(reported(&e, "stale-compound"));
 	teardown(&e);
@@ -240,8 +241,8 @@ static void test_pgmap_get_after_kill(void **state)
 	t = zd_thread_start(unmap_thread, &u);
 	wait_dying(e.p);
 	/* unified's zone_device_page_init uses tryget_many: it still succeeds */
-	assert_int_equal(zd_zone_device_folio_init(folio_at(&e, 1), e.p, 0,
-						   ZD_HOLDER(ZD_HOLD_HANDLE, 2)), 0);
+	assert_int_equal(
+	    zd_zone_device_folio_init(folio_at(&e, 1), e.p, 0, ZD_HOLDER(ZD_HOLD_HANDLE, 2)), 0);
 	assert_true(reported(&e, "pgmap-get-after-kill"));
 	zd_folio_unlock(folio_at(&e, 0));
 	zd_folio_unlock(folio_at(&e, 1));
@@ -409,25 +410,25 @@ static void test_clean_lifecycle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refcount_underflow),
-		cmocka_unit_test(test_get_on_zero),
-		cmocka_unit_test(test_tail_refcount_and_stale_compound),
-		cmocka_unit_test(test_mapcount_exceeds_refcount),
-		cmocka_unit_test(test_generic_refcount_zero),
-		cmocka_unit_test(test_free_transition_split_fsdax),
-		cmocka_unit_test(test_folio_free_misuse),
-		cmocka_unit_test(test_free_page_referenced),
-		cmocka_unit_test(test_bad_folio_init),
-		cmocka_unit_test(test_pgmap_ref_mismatch),
-		cmocka_unit_test(test_pgmap_get_after_kill),
-		cmocka_unit_test(test_unplug_before_drain),
-		cmocka_unit_test(test_memunmap_busy_page_and_use_after_unplug),
-		cmocka_unit_test(test_altmap_misuse),
-		cmocka_unit_test(test_page_pgmap_mismatch),
-		cmocka_unit_test(test_shared_tail_write),
-		cmocka_unit_test(test_refcount_unexplained_and_put_without_ref),
-		cmocka_unit_test(test_fsdax_missed_wakeup),
-		cmocka_unit_test(test_clean_lifecycle),
+	    cmocka_unit_test(test_refcount_underflow),
+	    cmocka_unit_test(test_get_on_zero),
+	    cmocka_unit_test(test_tail_refcount_and_stale_compound),
+	    cmocka_unit_test(test_mapcount_exceeds_refcount),
+	    cmocka_unit_test(test_generic_refcount_zero),
+	    cmocka_unit_test(test_free_transition_split_fsdax),
+	    cmocka_unit_test(test_folio_free_misuse),
+	    cmocka_unit_test(test_free_page_referenced),
+	    cmocka_unit_test(test_bad_folio_init),
+	    cmocka_unit_test(test_pgmap_ref_mismatch),
+	    cmocka_unit_test(test_pgmap_get_after_kill),
+	    cmocka_unit_test(test_unplug_before_drain),
+	    cmocka_unit_test(test_memunmap_busy_page_and_use_after_unplug),
+	    cmocka_unit_test(test_altmap_misuse),
+	    cmocka_unit_test(test_page_pgmap_mismatch),
+	    cmocka_unit_test(test_shared_tail_write),
+	    cmocka_unit_test(test_refcount_unexplained_and_put_without_ref),
+	    cmocka_unit_test(test_fsdax_missed_wakeup),
+	    cmocka_unit_test(test_clean_lifecycle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,8 @@ static int migrate_noop(struct zd_vm_fault *vmf)
 }
 
 static const struct zd_dev_pagemap_ops full_ops = {
-	.folio_free = folio_free_noop,
-	.migrate_to_ram = migrate_noop,
+    .folio_free = folio_free_noop,
+    .migrate_to_ram = migrate_noop,
 };
 
 static struct zd_world *new_world(enum zd_regime regime)
@@ -39,14 +39,14 @@ static struct zd_world *new_world(enum zd_regime regime)
 	return w;
 }
 
-static struct zd_dev_pagemap *new_pgmap(struct zd_world *w, enum zd_memory_type type,
-					uint64_t size, unsigned int shift)
+static struct zd_dev_pagemap *new_pgmap(struct zd_world *w, enum zd_memory_type type, uint64_t size,
+					unsigned int shift)
 {
 	struct zd_dev_pagemap *pgmap = zd_pgmap_alloc(1);
 
 	assert_non_null(pgmap);
-	assert_int_equal(zd_request_free_mem_region(w, size, ZD_PAGE_SIZE << shift,
-						    &pgmap->ranges[0]), 0);
+	assert_int_equal(
+	    zd_request_free_mem_region(w, size, ZD_PAGE_SIZE << shift, &pgmap->ranges[0]), 0);
 	pgmap->type = type;
 	pgmap->vmemmap_shift = shift;
 	pgmap->ops = &full_ops;
@@ -118,21 +118,21 @@ struct initial {
 };
 
 static const struct initial initial_table[] = {
-	{ ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_PRIVATE, 0, 1 },
-	{ ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_COHERENT, 0, 1 },
-	{ ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_FS_DAX, 0, 513 },
-	{ ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_GENERIC, 1, 513 },
-	{ ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_PCI_P2PDMA, 0, 513 },
-	{ ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_PRIVATE, 0, 1 },
-	{ ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_COHERENT, 0, 1 },
-	{ ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_FS_DAX, 1, 513 },
-	{ ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_GENERIC, 1, 513 },
-	{ ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_PCI_P2PDMA, 1, 513 },
-	{ ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_PRIVATE, 1, 513 },
-	{ ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_COHERENT, 1, 513 },
-	{ ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_FS_DAX, 1, 513 },
-	{ ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_GENERIC, 1, 513 },
-	{ ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_PCI_P2PDMA, 1, 513 },
+    {ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_PRIVATE, 0, 1},
+    {ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_COHERENT, 0, 1},
+    {ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_FS_DAX, 0, 513},
+    {ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_GENERIC, 1, 513},
+    {ZD_REGIME_UNIFIED, ZD_MEMORY_DEVICE_PCI_P2PDMA, 0, 513},
+    {ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_PRIVATE, 0, 1},
+    {ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_COHERENT, 0, 1},
+    {ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_FS_DAX, 1, 513},
+    {ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_GENERIC, 1, 513},
+    {ZD_REGIME_SPLIT, ZD_MEMORY_DEVICE_PCI_P2PDMA, 1, 513},
+    {ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_PRIVATE, 1, 513},
+    {ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_COHERENT, 1, 513},
+    {ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_FS_DAX, 1, 513},
+    {ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_GENERIC, 1, 513},
+    {ZD_REGIME_LEGACY, ZD_MEMORY_DEVICE_PCI_P2PDMA, 1, 513},
 };
 
 static void test_initial_state(void **state)
@@ -196,16 +196,16 @@ static void test_compound_generic(void **state)
  */
 static void test_alloc_failure_every_site(void **state)
 {
-	static const enum zd_memory_type types[] = { ZD_MEMORY_DEVICE_PRIVATE,
-						      ZD_MEMORY_DEVICE_FS_DAX,
-						      ZD_MEMORY_DEVICE_GENERIC };
+	static const enum zd_memory_type types[] = {
+	    ZD_MEMORY_DEVICE_PRIVATE, ZD_MEMORY_DEVICE_FS_DAX, ZD_MEMORY_DEVICE_GENERIC};
 	size_t t;
 	int r;
 
 	for (r = 0; r < ZD_NR_REGIMES; r++) {
 		for (t = 0; t < 3; t++) {
 			struct zd_world *w = new_world((enum zd_regime)r);
-			unsigned int shift = types[t] == ZD_MEMORY_DEVICE_GENERIC ? ZD_PMD_ORDER : 0;
+			unsigned int shift =
+			    types[t] == ZD_MEMORY_DEVICE_GENERIC ? ZD_PMD_ORDER : 0;
 			struct zd_dev_pagemap *p = new_pgmap(w, types[t], 8 << 20, shift);
 			uint64_t base = zd_world_bytes_in_use(w);
 			unsigned long n, sites = 0;
@@ -271,11 +271,11 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_initial_state),
-		cmocka_unit_test(test_compound_generic),
-		cmocka_unit_test(test_alloc_failure_every_site),
-		cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_validation),
+	    cmocka_unit_test(test_initial_state),
+	    cmocka_unit_test(test_compound_generic),
+	    cmocka_unit_test(test_alloc_failure_every_site),
+	    cmocka_unit_test(test_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

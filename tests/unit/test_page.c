@@ -113,8 +113,8 @@ static void test_ram_allocator(void **state)
 static void test_device_api_arguments(void **state)
 {
 	struct zd_world *w = new_world(8 << 20);
-	struct zd_device_config cfg = { .name = "d", .type = ZD_MEMORY_DEVICE_PRIVATE,
-					.size = 1 << 20 };
+	struct zd_device_config cfg = {
+	    .name = "d", .type = ZD_MEMORY_DEVICE_PRIVATE, .size = 1 << 20};
 	struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
 	struct zd_device *dev;
 	unsigned long pfn;
@@ -149,13 +149,16 @@ static void test_device_api_arguments(void **state)
 	for (nr = 0; nr < 256; nr++) {
 		int got;
 
-		assert_int_equal(zd_device_alloc_pages(dev, 0, -1, ZD_HOLDER(ZD_HOLD_HANDLE, nr + 10),
-						       &folios[nr], &got), 0);
+		assert_int_equal(zd_device_alloc_pages(dev, 0, -1,
+						       ZD_HOLDER(ZD_HOLD_HANDLE, nr + 10),
+						       &folios[nr], &got),
+				 0);
 	}
 	assert_int_equal(zd_device_alloc_pages(dev, 0, -1, H, &folios[300], &nr), -ENOMEM);
 	for (nr = 0; nr < 256; nr++)
-		assert_int_equal(zd_device_free_pages(dev, &folios[nr], 1,
-						      ZD_HOLDER(ZD_HOLD_HANDLE, nr + 10)), 0);
+		assert_int_equal(
+		    zd_device_free_pages(dev, &folios[nr], 1, ZD_HOLDER(ZD_HOLD_HANDLE, nr + 10)),
+		    0);
 	assert_int_equal(zd_device_remove(dev), 0);
 	assert_int_equal(zd_device_remove(dev), -EINVAL);
 	assert_int_equal(zd_device_alloc_pages(dev, 0, -1, H, folios, &nr), -ENXIO);
@@ -168,15 +171,18 @@ static void test_device_api_arguments(void **state)
 static void test_device_create_alloc_failure(void **state)
 {
 	static const enum zd_memory_type types[] = {
-		ZD_MEMORY_DEVICE_PRIVATE, ZD_MEMORY_DEVICE_COHERENT, ZD_MEMORY_DEVICE_FS_DAX,
-		ZD_MEMORY_DEVICE_GENERIC, ZD_MEMORY_DEVICE_PCI_P2PDMA,
+	    ZD_MEMORY_DEVICE_PRIVATE, ZD_MEMORY_DEVICE_COHERENT,   ZD_MEMORY_DEVICE_FS_DAX,
+	    ZD_MEMORY_DEVICE_GENERIC, ZD_MEMORY_DEVICE_PCI_P2PDMA,
 	};
 	size_t t;
 
 	for (t = 0; t < 5; t++) {
 		struct zd_world *w = new_world(8 << 20);
-		struct zd_device_config cfg = { .name = "d", .type = types[t], .size = 4 << 20,
-						.chunk = types[t] == ZD_MEMORY_DEVICE_PRIVATE ? 1 << 20 : 0 };
+		struct zd_device_config cfg = {
+		    .name = "d",
+		    .type = types[t],
+		    .size = 4 << 20,
+		    .chunk = types[t] == ZD_MEMORY_DEVICE_PRIVATE ? 1 << 20 : 0};
 		uint64_t base = zd_world_bytes_in_use(w);
 		struct zd_device *dev = NULL;
 		unsigned long n;
@@ -201,10 +207,10 @@ static void test_device_create_alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refcount_ops),
-		cmocka_unit_test(test_ram_allocator),
-		cmocka_unit_test(test_device_api_arguments),
-		cmocka_unit_test(test_device_create_alloc_failure),
+	    cmocka_unit_test(test_refcount_ops),
+	    cmocka_unit_test(test_ram_allocator),
+	    cmocka_unit_test(test_device_api_arguments),
+	    cmocka_unit_test(test_device_create_alloc_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

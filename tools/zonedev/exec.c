@@ -36,7 +36,7 @@ bool zd_stmt_is_action(const struct zd_stmt *st)
 }
 
 static int zd_exec_err(struct zd_exec *e, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int zd_exec_err(struct zd_exec *e, int ret, const char *fmt, ...)
 {
@@ -51,7 +51,7 @@ static int zd_exec_err(struct zd_exec *e, int ret, const char *fmt, ...)
 static void zd_exec_result(struct zd_exec *e, const char *name, int64_t v)
 {
 	if (e->nr_results < ZD_MAX_RESULTS)
-		e->results[e->nr_results++] = (struct zd_result){ name, v };
+		e->results[e->nr_results++] = (struct zd_result){name, v};
 }
 
 static struct zd_holder zd_handle_holder(size_t slot)
@@ -115,18 +115,19 @@ static int zd_exec_device(struct zd_exec *e)
 {
 	const struct zd_st_device *d = &e->st->u.device;
 	struct zd_device_config cfg = {
-		.name = d->name,
-		.type = zd_mem_from_script(d->type),
-		.size = d->size,
-		.chunk = d->has_chunk ? d->chunk : 0,
-		.align_order = d->align >= (1ull << 30) ? ZD_PUD_ORDER :
-			       d->align >= (2ull << 20) ? ZD_PMD_ORDER : 0,
+	    .name = d->name,
+	    .type = zd_mem_from_script(d->type),
+	    .size = d->size,
+	    .chunk = d->has_chunk ? d->chunk : 0,
+	    .align_order = d->align >= (1ull << 30)   ? ZD_PUD_ORDER
+			   : d->align >= (2ull << 20) ? ZD_PMD_ORDER
+						      : 0,
 	};
 	int ret = zd_device_create(e->run->w, &cfg, &e->new_dev);
 
 	if (ret)
-		return zd_exec_err(e, ret, "device %s: registering its memory (memremap_pages) failed",
-				   d->name);
+		return zd_exec_err(
+		    e, ret, "device %s: registering its memory (memremap_pages) failed", d->name);
 	return 0;
 }
 
@@ -179,7 +180,8 @@ static int zd_exec_release(struct zd_exec *e, bool batched)
 		return 0;
 	case ZD_H_PAGES:
 		if (!batched || zd_device_type(h->dev) == ZD_MEMORY_DEVICE_PCI_P2PDMA)
-			return zd_device_free_pages(h->dev, h->folios, h->nr, zd_handle_holder(slot));
+			return zd_device_free_pages(h->dev, h->folios, h->nr,
+						    zd_handle_holder(slot));
 		for (i = 0; i < h->nr; i++)
 			if (zd_folio_test_locked(h->folios[i]))
 				zd_folio_unlock(h->folios[i]);
@@ -306,7 +308,8 @@ void zd_exec_action(struct zd_exec *e)
 		dev = zd_exec_dev(e, st->u.dev.device);
 		e->ret = dev ? zd_device_remove(dev) : -EINVAL;
 		if (e->ret)
-			zd_exec_err(e, e->ret, "remove %s: memunmap_pages failed", st->u.dev.device);
+			zd_exec_err(e, e->ret, "remove %s: memunmap_pages failed",
+				    st->u.dev.device);
 		return;
 	case ZD_ST_ALLOC_PAGE:
 		e->ret = zd_exec_alloc_page(e);
@@ -326,8 +329,9 @@ void zd_exec_action(struct zd_exec *e)
 		e->ret = zd_exec_page_ref(e);
 		return;
 	default:
-		e->ret = zd_exec_err(e, -ENOSYS, "'%s' is not implemented in this version of zonedev",
-				     zd_stmt_kind_name(st->kind));
+		e->ret =
+		    zd_exec_err(e, -ENOSYS, "'%s' is not implemented in this version of zonedev",
+				zd_stmt_kind_name(st->kind));
 		return;
 	}
 }
@@ -356,11 +360,13 @@ void zd_exec_apply(struct zd_run *run, struct zd_exec *e)
 	case ZD_ST_P2P_ALLOC:
 		h = &run->handles[e->slot];
 		h->ended = false; /* a failed `~` statement leaves a handle holding nothing */
-		h->kind = st->kind == ZD_ST_ALLOC_PAGE ? ZD_H_PAGES :
-			  st->kind == ZD_ST_TRYGET ? ZD_H_REF :
-			  st->kind == ZD_ST_P2P_ALLOC ? ZD_H_P2PMEM : ZD_H_PGMAP;
-		h->dev = st->kind == ZD_ST_ALLOC_PAGE || st->kind == ZD_ST_P2P_ALLOC ?
-				 zd_exec_dev(e, st->u.handle.device) : NULL;
+		h->kind = st->kind == ZD_ST_ALLOC_PAGE	? ZD_H_PAGES
+			  : st->kind == ZD_ST_TRYGET	? ZD_H_REF
+			  : st->kind == ZD_ST_P2P_ALLOC ? ZD_H_P2PMEM
+							: ZD_H_PGMAP;
+		h->dev = st->kind == ZD_ST_ALLOC_PAGE || st->kind == ZD_ST_P2P_ALLOC
+			     ? zd_exec_dev(e, st->u.handle.device)
+			     : NULL;
 		if (e->ret) {
 			h->kind = ZD_H_REF; /* holds nothing: put is a no-op */
 			return;

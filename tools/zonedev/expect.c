@@ -10,7 +10,7 @@
 #include "runner.h"
 
 static int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
 {
@@ -45,8 +45,9 @@ static int zd_expect_locate(struct zd_run *run, const struct zd_scr_loc *loc, un
 			    struct zd_folio **folio)
 {
 	if (!loc->is_page)
-		return zd_expect_fail(run, "page locations in mappings (%s %s) need address "
-					   "spaces, which this version does not have yet",
+		return zd_expect_fail(run,
+				      "page locations in mappings (%s %s) need address "
+				      "spaces, which this version does not have yet",
 				      loc->process, loc->ref.mapping);
 	if (zd_run_page_pfn(run, &loc->page, pfn))
 		return -1;
@@ -158,7 +159,8 @@ static int zd_expect_pgmap(struct zd_run *run, const struct zd_st_expect *x)
 			break;
 		case ZD_SCR_KEY_STATE: {
 			const char *have = zd_pgmap_state_name(state);
-			const char *want = zd_scr_pgmap_state_name((enum zd_scr_pgmap_state)k->value);
+			const char *want =
+			    zd_scr_pgmap_state_name((enum zd_scr_pgmap_state)k->value);
 
 			if (strcmp(have, want))
 				return zd_expect_fail(run, "pgmap %s: state is %s, expected %s",
@@ -233,13 +235,15 @@ static int zd_expect_result(struct zd_run *run, const struct zd_st_expect *x)
 					      k->name);
 		if (run->results[j].value != k->value) {
 			if (k->is_errno)
-				return zd_expect_fail(run, "result %s is %s, expected %s", k->name,
-						      run->results[j].value ?
-							      zd_errno_name((int)run->results[j].value) :
-							      "0",
-						      zd_errno_name((int)k->value));
+				return zd_expect_fail(
+				    run, "result %s is %s, expected %s", k->name,
+				    run->results[j].value
+					? zd_errno_name((int)run->results[j].value)
+					: "0",
+				    zd_errno_name((int)k->value));
 			return zd_expect_fail(run, "result %s is %lld, expected %lld", k->name,
-					      (long long)run->results[j].value, (long long)k->value);
+					      (long long)run->results[j].value,
+					      (long long)k->value);
 		}
 	}
 	return 0;
@@ -294,8 +298,9 @@ int zd_exec_expect(struct zd_run *run, const struct zd_stmt *st)
 	case ZD_ST_EXPECT_PENDING:
 		pending = zd_run_pending_count(run);
 		if (pending != x->count)
-			return zd_expect_fail(run, "%zu statement%s pending, expected %llu", pending,
-					      pending == 1 ? "" : "s", (unsigned long long)x->count);
+			return zd_expect_fail(run, "%zu statement%s pending, expected %llu",
+					      pending, pending == 1 ? "" : "s",
+					      (unsigned long long)x->count);
 		return 0;
 	case ZD_ST_EXPECT_CLEAN:
 		return zd_expect_clean(run);

@@ -12,47 +12,47 @@
 #include "runner.h"
 
 static const char zd_usage[] =
-	"usage: zonedev <command> [options] [FILE...]\n"
-	"\n"
-	"Linux's ZONE_DEVICE memory model in userspace: run a scenario, read the trace.\n"
-	"\n"
-	"commands:\n"
-	"  run FILE|DIR...     run scenario files (.zds), each from a fresh world\n"
-	"  check FILE|DIR...   parse and validate only\n"
-	"  invariants          list the invariants the auditor checks, with their IDs\n"
-	"  sites               list the fault-injection sites of `fail SITE`\n"
-	"  bugs                list the bug museum: `bug ID` re-introduces a kernel bug\n"
-	"  help [COMMAND]      this text, or a command's\n"
-	"  version             print the version\n"
-	"\n"
-	"Every command takes --help. See zonedev(1) and docs/scenario-language.md.\n";
+    "usage: zonedev <command> [options] [FILE...]\n"
+    "\n"
+    "Linux's ZONE_DEVICE memory model in userspace: run a scenario, read the trace.\n"
+    "\n"
+    "commands:\n"
+    "  run FILE|DIR...     run scenario files (.zds), each from a fresh world\n"
+    "  check FILE|DIR...   parse and validate only\n"
+    "  invariants          list the invariants the auditor checks, with their IDs\n"
+    "  sites               list the fault-injection sites of `fail SITE`\n"
+    "  bugs                list the bug museum: `bug ID` re-introduces a kernel bug\n"
+    "  help [COMMAND]      this text, or a command's\n"
+    "  version             print the version\n"
+    "\n"
+    "Every command takes --help. See zonedev(1) and docs/scenario-language.md.\n";
 
 static const char zd_run_usage[] =
-	"usage: zonedev run [--regime=unified|split|legacy] [--trace=FILE.json] [--trace-text] [-q]\n"
-	"                   FILE|DIR...\n"
-	"\n"
-	"Run each scenario from a fresh world; print PASS FILE or FAIL FILE:LINE: reason,\n"
-	"then `N passed, N failed`. A directory runs its *.zds files (recursively) in name order.\n"
-	"\n"
-	"  --regime=R       override the files' `regime` statement\n"
-	"  --trace=F.json   write a Chrome/Perfetto trace (one per file: F-2.json, ...)\n"
-	"  --trace-text     print every refcount transition in page_ref tracepoint form\n"
-	"  -q               print only failures and the closing line\n"
-	"\n"
-	"exit status: 0 all passed, 1 some failed, 2 usage or syntax error\n";
+    "usage: zonedev run [--regime=unified|split|legacy] [--trace=FILE.json] [--trace-text] [-q]\n"
+    "                   FILE|DIR...\n"
+    "\n"
+    "Run each scenario from a fresh world; print PASS FILE or FAIL FILE:LINE: reason,\n"
+    "then `N passed, N failed`. A directory runs its *.zds files (recursively) in name order.\n"
+    "\n"
+    "  --regime=R       override the files' `regime` statement\n"
+    "  --trace=F.json   write a Chrome/Perfetto trace (one per file: F-2.json, ...)\n"
+    "  --trace-text     print every refcount transition in page_ref tracepoint form\n"
+    "  -q               print only failures and the closing line\n"
+    "\n"
+    "exit status: 0 all passed, 1 some failed, 2 usage or syntax error\n";
 
 static const char zd_check_usage[] =
-	"usage: zonedev check FILE|DIR...\n"
-	"\n"
-	"Parse and validate scenario files without running them. Errors are printed as\n"
-	"FILE:LINE:COL: error: message. Exit status 0 if all are valid, 2 otherwise.\n";
+    "usage: zonedev check FILE|DIR...\n"
+    "\n"
+    "Parse and validate scenario files without running them. Errors are printed as\n"
+    "FILE:LINE:COL: error: message. Exit status 0 if all are valid, 2 otherwise.\n";
 
 static const char zd_list_usage[] =
-	"usage: zonedev invariants | sites | bugs\n"
-	"\n"
-	"invariants  every invariant of the auditor: ID, where it comes from, one line\n"
-	"sites       the fault-injection sites of `fail SITE [count=N]`\n"
-	"bugs        the bug museum: ID, regimes, fixing commit, account, modelled or not\n";
+    "usage: zonedev invariants | sites | bugs\n"
+    "\n"
+    "invariants  every invariant of the auditor: ID, where it comes from, one line\n"
+    "sites       the fault-injection sites of `fail SITE [count=N]`\n"
+    "bugs        the bug museum: ID, regimes, fixing commit, account, modelled or not\n";
 
 struct zd_files {
 	char **v;
@@ -80,7 +80,7 @@ static int zd_files_expand(struct zd_files *f, const char *path)
 {
 	struct stat sb;
 	struct dirent *de;
-	struct zd_files dirs = { 0 };
+	struct zd_files dirs = {0};
 	size_t first = f->n, i;
 	DIR *d;
 	int ret = 0;
@@ -97,8 +97,8 @@ static int zd_files_expand(struct zd_files *f, const char *path)
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(buf, sizeof(buf), "%s%s%s", path,
-			 path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
+		snprintf(buf, sizeof(buf), "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+			 de->d_name);
 		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
 			ret = zd_files_add(&dirs, buf);
 		else if (n >= 5 && !strcmp(de->d_name + n - 4, ".zds"))
@@ -127,8 +127,8 @@ static void zd_files_free(struct zd_files *f)
 
 static int zd_cmd_run(int argc, char **argv)
 {
-	struct zd_runner_opts opts = { 0 };
-	struct zd_files files = { 0 };
+	struct zd_runner_opts opts = {0};
+	struct zd_files files = {0};
 	int i, passed = 0, failed = 0, worst = 0;
 	size_t k;
 
@@ -180,7 +180,7 @@ static int zd_cmd_run(int argc, char **argv)
 
 static int zd_cmd_check(int argc, char **argv)
 {
-	struct zd_files files = { 0 };
+	struct zd_files files = {0};
 	int i, bad = 0;
 	size_t k;
 
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 
 	if (!cmd || !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		if (cmd && !strcmp(cmd, "help") && argc > 2) {
-			char *sub[] = { argv[2], "--help", NULL };
+			char *sub[] = {argv[2], "--help", NULL};
 
 			if (!strcmp(argv[2], "run"))
 				return zd_cmd_run(2, sub);

@@ -119,7 +119,7 @@ static void zd_result_set(struct zd_run *run, const char *name, int64_t v)
 		}
 	}
 	if (run->nr_results < ZD_MAX_RESULTS)
-		run->results[run->nr_results++] = (struct zd_result){ name, v };
+		run->results[run->nr_results++] = (struct zd_result){name, v};
 }
 
 /* Join pending statements whose task finished (they completed after a later statement). */
@@ -210,7 +210,8 @@ static void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
 	switch (st->prefix) {
 	case ZD_SCR_PREFIX_NONE:
 		if (blocked)
-			zd_run_fail(run, st, "BLOCKED: %s", what ? what : "the statement waits forever");
+			zd_run_fail(run, st, "BLOCKED: %s",
+				    what ? what : "the statement waits forever");
 		else if (err)
 			zd_run_fail(run, st, "%s: %s", zd_errno_name(err),
 				    e->reason[0] ? e->reason : "the operation failed");

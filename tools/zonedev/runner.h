@@ -16,8 +16,8 @@ struct zd_runner_opts {
 	bool has_regime;
 	enum zd_regime regime;
 	const char *trace_json; /* --trace=FILE.json */
-	bool trace_text;        /* --trace-text */
-	bool quiet;             /* -q */
+	bool trace_text;	/* --trace-text */
+	bool quiet;		/* -q */
 };
 
 enum zd_handle_kind {
@@ -75,8 +75,8 @@ struct zd_run {
 struct zd_exec {
 	struct zd_run *run;
 	const struct zd_stmt *st;
-	int ret;                 /* 0 or -errno */
-	char reason[256];        /* why it failed */
+	int ret;	  /* 0 or -errno */
+	char reason[256]; /* why it failed */
 	struct zd_device *new_dev;
 	struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
 	int nr;
@@ -108,7 +108,7 @@ struct zd_rhandle *zd_run_handle(struct zd_run *run, const char *name);
 int zd_run_page_pfn(struct zd_run *run, const struct zd_scr_page *page, unsigned long *pfn);
 size_t zd_run_pending_count(struct zd_run *run);
 void zd_run_fail(struct zd_run *run, const struct zd_stmt *st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *zd_errno_name(int err);
 
 #endif
