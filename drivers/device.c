@@ -275,6 +275,18 @@ static unsigned long zd_device_nr_not_idle(struct zd_device *dev)
 	return busy;
 }
 
+int zd_device_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,
+		   uint64_t *addr)
+{
+	if (!dev || !mm || !addr || !size)
+		return -EINVAL;
+	if (!dev->ops->mmap)
+		return -ENODEV;
+	if (dev->removed)
+		return -ENXIO;
+	return dev->ops->mmap(dev, mm, size, prot, addr);
+}
+
 void zd_device_counters(struct zd_device *dev, struct zd_device_counters *c)
 {
 	c->allocated = (unsigned long)zd_atomic_long_read_relaxed(&dev->allocated);

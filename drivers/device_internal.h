@@ -8,6 +8,7 @@
 #include "zonedev/drivers.h"
 #include "zonedev/world.h"
 #include "zonedev/check.h"
+#include "zonedev/vm.h"
 #include "sync/sync.h"
 
 struct zd_device;
@@ -21,6 +22,9 @@ struct zd_device_ops {
 	unsigned long (*nr_busy)(struct zd_device *dev); /* NULL: pages not idle */
 	void (*audit)(struct zd_world *w, struct zd_audit *a, void *arg);
 	void (*destroy)(struct zd_device *dev);
+	/* file_operations->mmap; NULL: the device cannot be mapped */
+	int (*mmap)(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,
+		    uint64_t *addr);
 };
 
 struct zd_device {

@@ -156,6 +156,72 @@ static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, stru
 	return 0;
 }
 
+/* Every page of a P2P mapping is inserted at mmap: a later fault has nothing to map. */
+static int zd_p2p_fault(struct zd_vm_fault *vmf, unsigned int level)
+{
+	return level > 1 ? ZD_VM_FAULT_FALLBACK : ZD_VM_FAULT_SIGBUS;
+}
+
+static const struct zd_vm_operations zd_p2p_vm_ops = {
+	.fault = zd_p2p_fault,
+};
+
+/*
+ * p2pmem_alloc_mmap: allocate the pages from the BAR and insert each into
+ * the new mapping: the page goes 0 -> 1 (split: its resting reference is
+ * handed over) with one pgmap reference, vm_insert_page adds the mapping's
+ * reference and mapcount, and the initial reference is dropped, so the
+ * mapping owns the page. On an insert failure the rest goes back to the
+ * pool, the failed page's count is reset without running the free path,
+ * and the mapping is torn down (freeing the pages already inserted).
+ */
+static int zd_p2p_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,
+		       uint64_t *addr)
+{
+	struct zd_mmap_args args = {
+		.kind = ZD_MAP_P2P, .size = size, .prot = prot, .shared = true,
+		.vm_ops = &zd_p2p_vm_ops, .vm_private = dev,
+	};
+	struct zd_holder tmp = ZD_HOLDER(ZD_HOLD_TEMP, dev);
+	unsigned long n = size >> ZD_PAGE_SHIFT, i;
+	long first;
+	int ret;
+
+	if (!n || (size & (ZD_PAGE_SIZE - 1)))
+		return -EINVAL;
+	ret = zd_mmap(mm, &args, addr);
+	if (ret)
+		return ret;
+	first = zd_p2p_pool_alloc(dev, n);
+	if (first < 0) {
+		zd_munmap(mm, *addr, size);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct zd_folio *folio = zd_device_index_folio(dev, (unsigned long)first + i);
+		int resting = zd_pgmap_free_refcount(dev->world, ZD_MEMORY_DEVICE_PCI_P2PDMA);
+
+		ret = zd_p2pdma_page_get_new(folio, tmp);
+		if (ret)
+			break;
+		ret = zd_vm_insert_page(mm, *addr + (i << ZD_PAGE_SHIFT), folio);
+		if (ret) {
+			/* Undo this page without the free path: count back, pgmap reference dropped. */
+			zd_folio_ref_transfer_reset(folio, resting, tmp);
+			zd_p2pdma_page_freed(folio);
+			break;
+		}
+		zd_folio_put(folio, tmp);
+		zd_atomic_long_add_return_relaxed(&dev->allocated, 1);
+	}
+	if (ret) {
+		zd_p2p_pool_free(dev, (unsigned long)first + i, n - i);
+		zd_munmap(mm, *addr, size);
+		return ret;
+	}
+	return 0;
+}
+
 static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h)
 {
 	int i;
@@ -268,4 +334,5 @@ const struct zd_device_ops zd_p2p_ops = {
     .nr_free = zd_p2p_nr_free,
     .nr_busy = zd_p2p_nr_busy,
     .destroy = zd_p2p_destroy,
+    .mmap = zd_p2p_mmap,
 };

@@ -11,6 +11,7 @@
 #include "page/regime.h"
 #include "pgmap/pgmap.h"
 #include "check/check.h"
+#include "vm/vm.h"
 
 #define ZD_MAX_WORLDS (1u << ZD_PAGE_WORLD_BITS)
 
@@ -96,11 +97,16 @@ int zd_world_create(const struct zd_world_opts *opts, struct zd_world **out)
 	ret = zd_pgmap_registry_init(w);
 	if (ret)
 		goto err_mem;
+	ret = zd_vm_init(w);
+	if (ret)
+		goto err_pgmaps;
 	if (opts->trace)
 		zd_trace_enable(w, true);
 	*out = w;
 	return 0;
 
+err_pgmaps:
+	zd_pgmap_registry_exit(w);
 err_mem:
 	zd_mem_exit(w);
 err_check:
@@ -116,6 +122,7 @@ void zd_world_destroy(struct zd_world *w)
 {
 	if (!w)
 		return;
+	zd_vm_exit(w); /* processes first: their mappings hold device pages */
 	zd_pgmap_registry_exit(w);
 	while (w->nr_cleanups) {
 		struct zd_world_cleanup c = w->cleanups[--w->nr_cleanups];

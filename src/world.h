@@ -12,6 +12,7 @@
 struct zd_mem;
 struct zd_pgmap_registry;
 struct zd_check;
+struct zd_vm_world;
 struct zd_regime_policy;
 
 struct zd_world_cleanup {
@@ -58,6 +59,7 @@ struct zd_world {
 	struct zd_mem *mem;
 	struct zd_pgmap_registry *pgmaps;
 	struct zd_check *check;
+	struct zd_vm_world *vm;
 };
 
 /* The world whose index is stored in a page's flags. */

@@ -42,6 +42,10 @@ enum zd_invariant {
 	ZD_INV_SHARED_TAIL_WRITE,	  /* 33 */
 	ZD_INV_REFCOUNT_UNEXPLAINED,	  /* holder ledger != refcount */
 	ZD_INV_PUT_WITHOUT_REF,		  /* a holder dropped a reference it never took */
+	ZD_INV_ENTRY_KIND_ILLEGAL,	  /* migrate §6 P3 */
+	ZD_INV_ENTRY_WRITABLE_ILLEGAL,	  /* migrate §6 P4 */
+	ZD_INV_RSS_MISMATCH,		  /* migrate §6 C5 */
+	ZD_INV_MAPPING_UNACCOUNTED,	  /* every mapping's reference and mapcount */
 	ZD_NR_INVARIANTS,
 };
 
@@ -82,6 +86,8 @@ struct zd_audit;
 typedef void (*zd_audit_fn)(struct zd_world *w, struct zd_audit *a, void *arg);
 int zd_audit_register(struct zd_world *w, zd_audit_fn fn, void *arg);
 void zd_audit_unregister(struct zd_world *w, zd_audit_fn fn, void *arg);
+/* From an audit callback: count violations it reported itself. */
+void zd_audit_add_found(struct zd_audit *a, int found);
 /* From an audit callback: `folio` is on its driver's free list. */
 void zd_audit_note_free_listed(struct zd_audit *a, struct zd_folio *folio);
 

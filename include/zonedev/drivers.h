@@ -71,6 +71,18 @@ int zd_p2pmem_alloc(struct zd_device *dev, uint64_t size, unsigned long *pfn);
 /* pci_free_p2pmem of the allocation starting at pfn: -ENOENT if there is none. */
 int zd_p2pmem_free(struct zd_device *dev, unsigned long pfn);
 
+struct zd_mm;
+
+/*
+ * The driver's mmap (file_operations->mmap): map `size` bytes of the device
+ * into mm. devdax: the device from its start, faulted at the device's
+ * alignment; p2p: P2P pages allocated and inserted now (p2pmem_alloc_mmap).
+ * -EINVAL (type, size, prot), -ENOMEM, -ENXIO (removed), -EOPNOTSUPP (no
+ * user mappings of P2P memory in the legacy regime).
+ */
+int zd_device_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,
+		   uint64_t *addr);
+
 struct zd_device_counters {
 	unsigned long allocated; /* base pages handed out, ever */
 	unsigned long freed;	 /* base pages returned by the free callback, ever */

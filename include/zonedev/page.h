@@ -220,6 +220,12 @@ void zd_folio_ref_unfreeze(struct zd_folio *folio, int count);
 struct zd_folio *zd_folio_alloc(struct zd_world *w, unsigned int order, struct zd_holder h);
 /* Pages of System RAM free in the allocator. */
 unsigned long zd_ram_nr_free(struct zd_world *w);
+/*
+ * set_page_count on an error path: the holder's reference is abandoned and
+ * the count set back to `resting` (0, or 1 with the base reference back)
+ * without running any free path.
+ */
+void zd_folio_ref_transfer_reset(struct zd_folio *folio, int resting, struct zd_holder h);
 /* Move one reference from one holder to another (ledger only; count unchanged). */
 void zd_folio_ref_transfer(struct zd_folio *folio, struct zd_holder from, struct zd_holder to);
 

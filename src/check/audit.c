@@ -128,6 +128,11 @@ static void zd_audit_pgmap(struct zd_audit *a, struct zd_dev_pagemap *pgmap)
 	}
 }
 
+void zd_audit_add_found(struct zd_audit *a, int found)
+{
+	a->found += found;
+}
+
 void zd_audit_note_free_listed(struct zd_audit *a, struct zd_folio *folio)
 {
 	/* A free-listed page may be a former tail: its pgmap is found through its head. */

@@ -146,6 +146,26 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "zonedev",
 		.summary = "a holder drops only references it holds",
 	},
+	[ZD_INV_ENTRY_KIND_ILLEGAL] = {
+		.id = "entry-kind-illegal",
+		.source = "migrate §6 P3",
+		.summary = "device-private and device-exclusive entries exist only in anonymous private VMAs",
+	},
+	[ZD_INV_ENTRY_WRITABLE_ILLEGAL] = {
+		.id = "entry-writable-illegal",
+		.source = "migrate §6 P4",
+		.summary = "an entry is writable only in a writable VMA, and never while its anonymous page is shared (COW)",
+	},
+	[ZD_INV_RSS_MISMATCH] = {
+		.id = "rss-mismatch",
+		.source = "migrate §6 C5",
+		.summary = "an mm's rss counters equal the pages its entries map (device-private and migration entries count as anon)",
+	},
+	[ZD_INV_MAPPING_UNACCOUNTED] = {
+		.id = "mapping-unaccounted",
+		.source = "zonedev",
+		.summary = "every mapping of a folio holds exactly one reference (by its mm) and one mapcount, unless it is a devmap entry",
+	},
 };
 /* clang-format on */
 

@@ -264,6 +264,18 @@ void zd_folio_ref_transfer(struct zd_folio *folio, struct zd_holder from, struct
 		zd_ledger_mod(w, folio->pfn, to, 1);
 }
 
+void zd_folio_ref_transfer_reset(struct zd_folio *folio, int resting, struct zd_holder h)
+{
+	struct zd_world *w = zd_folio_world(folio);
+
+	zd_ledger_book(w, folio, h, -1);
+	if (resting)
+		zd_base_ref_book(w, folio, 1);
+	zd_atomic_set_release(&folio->_refcount, resting);
+	if (zd_tracing(w))
+		zd_trace_page_ref(w, ZD_TR_PAGE_REF_SET, folio, resting, 0, h);
+}
+
 unsigned long zd_ram_nr_free(struct zd_world *w)
 {
 	return zd_ram_free_pages(w);

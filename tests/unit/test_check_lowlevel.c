@@ -93,7 +93,9 @@ static void test_invariant_table(void **state)
 	    "altmap-misuse",	     "vmemmap-shift-misaligned",
 	    "page-pgmap-mismatch",   "stale-compound",
 	    "shared-tail-write",     "refcount-unexplained",
-	    "put-without-ref",
+	    "put-without-ref",	     "entry-kind-illegal",
+	    "entry-writable-illegal", "rss-mismatch",
+	    "mapping-unaccounted",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;

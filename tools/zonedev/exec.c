@@ -98,6 +98,8 @@ int zd_exec_prepare(struct zd_run *run, struct zd_exec *e)
 {
 	const struct zd_stmt *st = e->st;
 
+	if (zd_stmt_is_vm(st))
+		return zd_exec_vm_prepare(run, e);
 	switch (st->kind) {
 	case ZD_ST_ALLOC_PAGE:
 	case ZD_ST_TRYGET:
@@ -293,6 +295,10 @@ void zd_exec_action(struct zd_exec *e)
 	const struct zd_stmt *st = e->st;
 	struct zd_device *dev;
 
+	if (zd_stmt_is_vm(st)) {
+		zd_exec_vm_action(e);
+		return;
+	}
 	switch (st->kind) {
 	case ZD_ST_REGIME:
 	case ZD_ST_RAM:
@@ -343,6 +349,10 @@ void zd_exec_apply(struct zd_run *run, struct zd_exec *e)
 	struct zd_rhandle *h;
 	int i;
 
+	if (zd_stmt_is_vm(st)) {
+		zd_exec_vm_apply(run, e);
+		return;
+	}
 	switch (st->kind) {
 	case ZD_ST_DEVICE:
 		if (!e->new_dev)

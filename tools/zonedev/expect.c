@@ -9,10 +9,7 @@
 
 #include "runner.h"
 
-static int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
+int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,8 +19,10 @@ static int zd_expect_fail(struct zd_run *run, const char *fmt, ...)
 	return -1;
 }
 
-static const char *zd_scr_type_of(struct zd_folio *folio)
+static const char *zd_scr_type_of(struct zd_world *w, struct zd_folio *folio)
 {
+	if (folio == zd_zero_folio(w))
+		return "zero";
 	switch (zd_folio_memory_type(folio)) {
 	case ZD_MEMORY_DEVICE_PRIVATE:
 		return "private";
@@ -44,11 +43,8 @@ static const char *zd_scr_type_of(struct zd_folio *folio)
 static int zd_expect_locate(struct zd_run *run, const struct zd_scr_loc *loc, unsigned long *pfn,
 			    struct zd_folio **folio)
 {
-	if (!loc->is_page)
-		return zd_expect_fail(run,
-				      "page locations in mappings (%s %s) need address "
-				      "spaces, which this version does not have yet",
-				      loc->process, loc->ref.mapping);
+	if (!loc->is_page) /* P REF: the folio mapped there (expect_vm.c) */
+		return zd_expect_vm_locate(run, loc, pfn, folio);
 	if (zd_run_page_pfn(run, &loc->page, pfn))
 		return -1;
 	*folio = zd_pfn_folio(run->w, *pfn);
@@ -63,11 +59,20 @@ static int zd_expect_page(struct zd_run *run, const struct zd_st_expect *x)
 	struct zd_folio *folio;
 	struct zd_page *page;
 	unsigned long pfn;
+	char what[160];
 	size_t i;
 
 	if (zd_expect_locate(run, &x->loc, &pfn, &folio))
 		return -1;
 	page = zd_pfn_to_page(run->w, pfn);
+	if (x->loc.is_page)
+		snprintf(what, sizeof(what), "page pfn %#lx", pfn);
+	else if (x->loc.ref.offset)
+		snprintf(what, sizeof(what), "page at %s %s+%#llx (pfn %#lx)", x->loc.process,
+			 x->loc.ref.mapping, (unsigned long long)x->loc.ref.offset, pfn);
+	else
+		snprintf(what, sizeof(what), "page at %s %s (pfn %#lx)", x->loc.process,
+			 x->loc.ref.mapping, pfn);
 	for (i = 0; i < x->nr_expects; i++) {
 		const struct zd_scr_expect *k = &x->expects[i];
 		int64_t got;
@@ -101,11 +106,11 @@ static int zd_expect_page(struct zd_run *run, const struct zd_st_expect *x)
 			break;
 		case ZD_SCR_KEY_TYPE: {
 			const char *want = zd_scr_mem_name((enum zd_scr_mem)k->value);
-			const char *have = zd_scr_type_of(folio);
+			const char *have = zd_scr_type_of(run->w, folio);
 
 			if (strcmp(want, have))
-				return zd_expect_fail(run, "page pfn %#lx: type is %s, expected %s",
-						      pfn, have, want);
+				return zd_expect_fail(run, "%s: type is %s, expected %s", what,
+						      have, want);
 			continue;
 		}
 		default:
@@ -113,8 +118,8 @@ static int zd_expect_page(struct zd_run *run, const struct zd_st_expect *x)
 		}
 		if (got != k->value) {
 			snprintf(buf, sizeof(buf), "%lld", (long long)got);
-			return zd_expect_fail(run, "page pfn %#lx: %s is %s, expected %lld", pfn,
-					      k->name, buf, (long long)k->value);
+			return zd_expect_fail(run, "%s: %s is %s, expected %lld", what, k->name,
+					      buf, (long long)k->value);
 		}
 	}
 	return 0;
@@ -289,6 +294,8 @@ int zd_exec_expect(struct zd_run *run, const struct zd_stmt *st)
 	switch (st->kind) {
 	case ZD_ST_EXPECT_PAGE:
 		return zd_expect_page(run, x);
+	case ZD_ST_EXPECT_ENTRY:
+		return zd_expect_vm_entry(run, x);
 	case ZD_ST_EXPECT_PGMAP:
 		return zd_expect_pgmap(run, x);
 	case ZD_ST_EXPECT_DEVICE:
@@ -319,6 +326,8 @@ int zd_exec_expect(struct zd_run *run, const struct zd_stmt *st)
 		for (p = 0; out && p < zd_device_nr_pgmaps(d->dev); p++)
 			zd_dump_pgmap(zd_device_pgmap(d->dev, p), out);
 		return 0;
+	case ZD_ST_DUMP_MM:
+		return zd_expect_vm_dump_mm(run, st->u.proc.process, out);
 	case ZD_ST_THREAD:
 		return 0; /* a declaration: nothing runs yet */
 	default:

@@ -46,6 +46,12 @@ const char *zd_errno_name(int err)
 		return "EINTR";
 	case EALREADY:
 		return "EALREADY";
+	case EIO:
+		return "EIO"; /* a CPU read whose data differs from its expect= (exec_vm.c) */
+	case EACCES:
+		return "EACCES";
+	case ENODEV:
+		return "ENODEV";
 	default:
 		return zd_scr_err_name(err);
 	}
@@ -140,7 +146,7 @@ static void zd_run_reap_pending(struct zd_run *run)
 			zd_exec_apply(run, p->e);
 		zd_trace_mark(run->w, "%s:%d: completed: %s%s%s", p->e->st->file, p->e->st->line,
 			      p->e->st->text, p->e->ret ? " -> " : "",
-			      p->e->ret ? zd_errno_name(-p->e->ret) : "");
+			      p->e->ret ? zd_errno_name(zd_exec_errcode(p->e->ret)) : "");
 		*pp = p->next;
 		free(p->e);
 		free(p);
@@ -206,7 +212,8 @@ static void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
 	} else {
 		zd_task_join(task);
 	}
-	err = blocked ? ZD_SCR_ERR_BLOCKED : (e->ret < 0 ? -e->ret : 0);
+	/* e->ret: -errno, or ZD_EXEC_RET_SIG* for an access that raised a signal */
+	err = blocked ? ZD_SCR_ERR_BLOCKED : zd_exec_errcode(e->ret);
 	switch (st->prefix) {
 	case ZD_SCR_PREFIX_NONE:
 		if (blocked)
@@ -259,6 +266,7 @@ static void zd_run_teardown(struct zd_run *run)
 		run->pending = NULL;
 		zd_task_group_destroy(run->group);
 	}
+	zd_run_vm_teardown(run); /* exit every live process while the world still exists */
 	if (run->w)
 		zd_world_destroy(run->w); /* also frees the drivers' devices */
 	for (i = 0; i < run->nr_devices; i++)

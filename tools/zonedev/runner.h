@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "zonedev/zonedev.h"
+#include "zonedev/vm.h"
 #include "script.h"
 #include "sync/sync.h" /* tasks: BLOCKED detection */
 
@@ -43,6 +44,26 @@ struct zd_rdevice {
 	struct zd_device *dev;
 };
 
+/* A named mapping of a process (§5): `P mmap NAME`. munmap keeps the name. */
+struct zd_rmapping {
+	char *name;
+	uint64_t start; /* 0 if the `~ P mmap` that named it failed */
+	uint64_t size;
+};
+
+/*
+ * A process (§5). mm is NULL once the process exited (its `exit` statement began; the
+ * address space then belongs to that statement) or when a `~ process` / `~ fork` that named
+ * it failed. A child made by fork starts with a copy of its parent's mapping names.
+ */
+struct zd_rprocess {
+	char *name;
+	struct zd_mm *mm;
+	bool ended; /* exited: a later `process` of the same name is a new entry */
+	struct zd_rmapping *maps;
+	size_t nr_maps;
+};
+
 struct zd_result {
 	const char *name;
 	int64_t value;
@@ -63,6 +84,8 @@ struct zd_run {
 	size_t nr_devices;
 	struct zd_rhandle *handles;
 	size_t nr_handles;
+	struct zd_rprocess *procs; /* exec_vm.c */
+	size_t nr_procs;
 	struct zd_result results[ZD_MAX_RESULTS];
 	int nr_results;
 	struct zd_pending *pending;
@@ -75,7 +98,7 @@ struct zd_run {
 struct zd_exec {
 	struct zd_run *run;
 	const struct zd_stmt *st;
-	int ret;	  /* 0 or -errno */
+	int ret;	  /* 0, -errno, or ZD_EXEC_RET_SIGSEGV / ZD_EXEC_RET_SIGBUS */
 	char reason[256]; /* why it failed */
 	struct zd_device *new_dev;
 	struct zd_folio *folios[ZD_DEVICE_MAX_ALLOC];
@@ -85,7 +108,31 @@ struct zd_exec {
 	struct zd_result results[ZD_MAX_RESULTS];
 	int nr_results;
 	size_t slot; /* the handle a defining statement fills (slot + 1 is its holder id) */
+	/* §5 statements (exec_vm.c): resolved by prepare on the runner thread */
+	struct zd_mm *mm;	  /* the statement's process (fork: the parent) */
+	struct zd_mm *new_mm;	  /* process, fork: the new address space */
+	struct zd_device *vm_dev; /* mmap of a device */
+	uint64_t addr, len;	  /* the REF's address, the range's length */
+	uint64_t new_addr;	  /* mmap: where the mapping went */
 };
+
+/*
+ * An access that raised a signal reports it in zd_exec.ret as one of these (they are far
+ * from every errno); runner.c turns them into the scenario errors ZD_SCR_ERR_SIGSEGV and
+ * ZD_SCR_ERR_SIGBUS. zd_exec_errcode() gives the scenario error of any ret.
+ */
+#define ZD_EXEC_RET_SIGSEGV (-ZD_SIGSEGV)
+#define ZD_EXEC_RET_SIGBUS (-ZD_SIGBUS)
+
+/* The scenario error (a positive errno or a ZD_SCR_ERR_* sentinel) of zd_exec.ret; 0 if ok. */
+static inline int zd_exec_errcode(int ret)
+{
+	if (ret == ZD_EXEC_RET_SIGSEGV)
+		return ZD_SCR_ERR_SIGSEGV;
+	if (ret == ZD_EXEC_RET_SIGBUS)
+		return ZD_SCR_ERR_SIGBUS;
+	return ret < 0 ? -ret : 0;
+}
 
 /* Run one file. Returns 0 passed, 1 failed, 2 syntax or usage error. */
 int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, int index);
@@ -100,6 +147,27 @@ bool zd_stmt_is_action(const struct zd_stmt *st);
 
 /* expect.c: expectations and dumps, on the runner thread. 0 or -1 with run->reason set. */
 int zd_exec_expect(struct zd_run *run, const struct zd_stmt *st);
+int zd_expect_fail(struct zd_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* exec_vm.c: the §5 statements (process, mmap ... read), called by exec.c's three steps. */
+bool zd_stmt_is_vm(const struct zd_stmt *st);
+int zd_exec_vm_prepare(struct zd_run *run, struct zd_exec *e);
+void zd_exec_vm_action(struct zd_exec *e);
+void zd_exec_vm_apply(struct zd_run *run, struct zd_exec *e);
+/* exec_vm.c: at the end of a file, before the world goes: exit every live process. */
+void zd_run_vm_teardown(struct zd_run *run);
+/* The live process called name (NULL if none), and a mapping of it (NULL if none). */
+struct zd_rprocess *zd_run_process(struct zd_run *run, const char *name);
+struct zd_rmapping *zd_run_mapping(struct zd_rprocess *p, const char *name);
+/* `P REF` as an address: 0 and *addr (and *map if map), or -1 with run->reason set. */
+int zd_run_ref_addr(struct zd_run *run, const char *process, const struct zd_scr_ref *ref,
+		    struct zd_rprocess **proc, struct zd_rmapping **map, uint64_t *addr);
+
+/* expect_vm.c: `expect entry`, `dump mm`, and the folio behind a `P REF` (expect/dump page). */
+int zd_expect_vm_entry(struct zd_run *run, const struct zd_st_expect *x);
+int zd_expect_vm_dump_mm(struct zd_run *run, const char *process, FILE *out);
+int zd_expect_vm_locate(struct zd_run *run, const struct zd_scr_loc *loc, unsigned long *pfn,
+			struct zd_folio **folio);
 
 /* Lookups. */
 struct zd_rdevice *zd_run_device(struct zd_run *run, const char *name);

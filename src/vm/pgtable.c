@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev: 4-level page tables: walking to an entry (allocating tables),
+ * reading and writing entries, visiting leaves, freeing the tables.
+ */
+#include "vm/vm.h"
+
+zd_pte_t zd_pte_read(const zd_pte_t *pte)
+{
+	return ZD_READ_ONCE(*pte);
+}
+
+void zd_pte_write(zd_pte_t *pte, zd_pte_t e)
+{
+	ZD_WRITE_ONCE(*pte, e);
+}
+
+bool zd_pte_maps_folio(zd_pte_t e)
+{
+	if (zd_pte_present(e))
+		return !(e & (ZD_E_SPECIAL | ZD_E_DEVMAP));
+	if (!zd_pte_swap(e))
+		return false;
+	return zd_swp_device_private(e) || zd_swp_type(e) == ZD_SWP_DEVICE_EXCLUSIVE;
+}
+
+static struct zd_pt *zd_pt_alloc(struct zd_world *w, unsigned int level)
+{
+	struct zd_pt *pt;
+
+	if (zd_should_fail(w, ZD_FAIL_PGTABLE))
+		return NULL;
+	pt = zd_kzalloc(w, sizeof(*pt));
+	if (!pt)
+		return NULL;
+	zd_spin_lock_init(&pt->ptl);
+	pt->level = level;
+	return pt;
+}
+
+static unsigned int zd_pt_index(uint64_t addr, unsigned int level)
+{
+	return (unsigned int)((addr >> zd_level_shift(level)) & (ZD_PT_ENTRIES - 1));
+}
+
+int zd_pt_walk(struct zd_mm *mm, uint64_t addr, unsigned int level, bool alloc,
+	       struct zd_slot *slot)
+{
+	struct zd_pt *pt = mm->pgd;
+	unsigned int l;
+
+	for (l = ZD_LEVEL_PGD;; l--) {
+		zd_pte_t *pte = &pt->e[zd_pt_index(addr, l)];
+		zd_pte_t e = zd_pte_read(pte);
+		struct zd_pt *next;
+
+		if (l == level || (e && !zd_pte_table(e)) || (!e && l <= level)) {
+			slot->pt = pt;
+			slot->pte = pte;
+			slot->level = l;
+			return 0;
+		}
+		if (!e) {
+			if (!alloc)
+				return -ENOENT;
+			next = zd_pt_alloc(mm->world, l - 1);
+			if (!next)
+				return -ENOMEM;
+			zd_spin_lock(&mm->page_table_lock);
+			e = zd_pte_read(pte);
+			if (!e)
+				zd_pte_write(pte, (zd_pte_t)(uintptr_t)next | ZD_E_TABLE_TAG);
+			zd_spin_unlock(&mm->page_table_lock);
+			if (e) /* someone else installed one meanwhile */
+				zd_kfree(mm->world, next, sizeof(*next));
+			e = zd_pte_read(pte);
+		}
+		pt = (struct zd_pt *)(uintptr_t)(e & ~ZD_E_TABLE_MASK);
+	}
+}
+
+static void zd_pt_free(struct zd_world *w, struct zd_pt *pt)
+{
+	unsigned int i;
+
+	if (pt->level > ZD_LEVEL_PTE) {
+		for (i = 0; i < ZD_PT_ENTRIES; i++) {
+			zd_pte_t e = pt->e[i];
+
+			if (zd_pte_table(e))
+				zd_pt_free(w, (struct zd_pt *)(uintptr_t)(e & ~ZD_E_TABLE_MASK));
+		}
+	}
+	zd_kfree(w, pt, sizeof(*pt));
+}
+
+void zd_pt_free_all(struct zd_mm *mm)
+{
+	if (mm->pgd)
+		zd_pt_free(mm->world, mm->pgd);
+	mm->pgd = NULL;
+}
+
+static void zd_pt_visit(struct zd_mm *mm, struct zd_pt *pt, uint64_t base, uint64_t start,
+			uint64_t end,
+			void (*fn)(struct zd_mm *, uint64_t, struct zd_slot *, void *), void *arg)
+{
+	uint64_t size = zd_level_size(pt->level);
+	unsigned int i;
+
+	for (i = 0; i < ZD_PT_ENTRIES; i++) {
+		uint64_t a = base + i * size;
+		zd_pte_t e;
+
+		if (a + size <= start || a >= end)
+			continue;
+		e = zd_pte_read(&pt->e[i]);
+		if (!e)
+			continue;
+		if (zd_pte_table(e)) {
+			zd_pt_visit(mm, (struct zd_pt *)(uintptr_t)(e & ~ZD_E_TABLE_MASK), a, start, end,
+				    fn, arg);
+		} else {
+			struct zd_slot slot = { pt, &pt->e[i], pt->level };
+
+			fn(mm, a, &slot, arg);
+		}
+	}
+}
+
+void zd_pt_for_each_leaf(struct zd_mm *mm, uint64_t start, uint64_t end,
+			 void (*fn)(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot, void *arg),
+			 void *arg)
+{
+	if (mm->pgd)
+		zd_pt_visit(mm, mm->pgd, 0, start, end, fn, arg);
+}
