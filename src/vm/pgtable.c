@@ -24,7 +24,7 @@ bool zd_pte_maps_folio(zd_pte_t e)
 	return zd_swp_device_private(e) || zd_swp_type(e) == ZD_SWP_DEVICE_EXCLUSIVE;
 }
 
-static struct zd_pt *zd_pt_alloc(struct zd_world *w, unsigned int level)
+struct zd_pt *zd_pt_alloc(struct zd_world *w, unsigned int level)
 {
 	struct zd_pt *pt;
 

@@ -133,6 +133,8 @@ struct zd_slot {
  */
 int zd_pt_walk(struct zd_mm *mm, uint64_t addr, unsigned int level, bool alloc,
 	       struct zd_slot *slot);
+/* A new, empty table of `level` (the `pgtable` injection site); NULL on failure. */
+struct zd_pt *zd_pt_alloc(struct zd_world *w, unsigned int level);
 zd_pte_t zd_pte_read(const zd_pte_t *pte);
 void zd_pte_write(zd_pte_t *pte, zd_pte_t e);
 /* Free every page table of mm (at exit). */

@@ -107,11 +107,11 @@ int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr)
 {
 	struct zd_mm *mm = vma->mm;
 	uint64_t base = addr & ~(zd_level_size(ZD_LEVEL_PMD) - 1);
-	struct zd_slot pmd, pte;
+	struct zd_slot pmd;
 	struct zd_folio *folio;
+	struct zd_pt *pt;
 	zd_pte_t e, bits;
 	unsigned long i;
-	int ret;
 
 	if (zd_pt_walk(mm, addr, ZD_LEVEL_PMD, false, &pmd))
 		return 0;
@@ -128,24 +128,23 @@ int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr)
 		return 0;
 	}
 	/* Build the PTE table first, then swap the PMD for it under the PMD's lock. */
-	zd_spin_lock(&pmd.pt->ptl);
-	zd_pte_write(pmd.pte, 0);
-	zd_spin_unlock(&pmd.pt->ptl);
-	ret = zd_pt_walk(mm, base, ZD_LEVEL_PTE, true, &pte);
-	if (ret) {
-		zd_spin_lock(&pmd.pt->ptl);
-		zd_pte_write(pmd.pte, e); /* put the PMD back */
-		zd_spin_unlock(&pmd.pt->ptl);
-		return ret;
-	}
+	pt = zd_pt_alloc(mm->world, ZD_LEVEL_PTE);
+	if (!pt)
+		return -ENOMEM;
 	bits = e & (ZD_E_WRITE | ZD_E_DIRTY | ZD_E_YOUNG | ZD_E_SOFT_DIRTY);
+	for (i = 0; i < ZD_PT_ENTRIES; i++)
+		pt->e[i] = zd_mk_pte(folio->pfn + i, bits);
+	zd_spin_lock(&pmd.pt->ptl);
+	if (zd_pte_read(pmd.pte) != e) {
+		zd_spin_unlock(&pmd.pt->ptl);
+		zd_kfree(mm->world, pt, sizeof(*pt)); /* changed meanwhile: nothing to split */
+		return 0;
+	}
 	zd_folio_ref_add(folio, ZD_PT_ENTRIES - 1, ZD_HOLDER(ZD_HOLD_MAPPING, mm));
 	zd_atomic_add_return_relaxed(&folio->_entire_mapcount, -1);
 	zd_atomic_add_return_relaxed(&folio->_large_mapcount, ZD_PT_ENTRIES - 1);
 	zd_atomic_add_return_relaxed(&folio->_nr_pages_mapped, ZD_PT_ENTRIES);
-	zd_spin_lock(&pte.pt->ptl);
-	for (i = 0; i < ZD_PT_ENTRIES; i++)
-		zd_pte_write(&pte.pt->e[i], zd_mk_pte(folio->pfn + i, bits));
-	zd_spin_unlock(&pte.pt->ptl);
+	zd_pte_write(pmd.pte, (zd_pte_t)(uintptr_t)pt | ZD_E_TABLE_TAG);
+	zd_spin_unlock(&pmd.pt->ptl);
 	return 0;
 }

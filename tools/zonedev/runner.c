@@ -94,11 +94,23 @@ static void zd_run_task_fn(void *arg)
 	zd_exec_action(arg);
 }
 
-/* Names a handle in traces and messages: the id of a handle holder is its slot + 1. */
+/*
+ * Names a holder in traces and messages: the id of a handle holder is its slot + 1; the id of
+ * a mapping holder is its address space (named after its live process).
+ */
 static void zd_run_namer(void *arg, struct zd_holder h, char *buf, size_t n)
 {
 	struct zd_run *run = arg;
+	size_t i;
 
+	if (h.kind == ZD_HOLD_MAPPING && h.id) {
+		for (i = 0; i < run->nr_procs; i++) {
+			if (run->procs[i].mm && (uintptr_t)run->procs[i].mm == h.id) {
+				snprintf(buf, n, "mapping:%s", run->procs[i].name);
+				return;
+			}
+		}
+	}
 	if (h.kind == ZD_HOLD_HANDLE && h.id && h.id <= run->nr_handles &&
 	    run->handles[h.id - 1].name)
 		snprintf(buf, n, "handle:%s", run->handles[h.id - 1].name);
