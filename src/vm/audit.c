@@ -105,7 +105,8 @@ static void zd_audit_mappings(struct zd_vm_audit *va)
 {
 	size_t i = 0, j;
 
-	qsort(va->counts, va->nr, sizeof(*va->counts), zd_cmp_count);
+	if (va->nr)
+		qsort(va->counts, va->nr, sizeof(*va->counts), zd_cmp_count);
 	while (i < va->nr) {
 		unsigned long pfn = va->counts[i].pfn;
 		struct zd_folio *folio = zd_pfn_folio(va->w, pfn);

@@ -95,8 +95,11 @@ expect_rc "! SIGSEGV and ~ results" 0 "$Z" run "$tmp/signals.zds"
 expect_rc "wrong signal fails" 1 "$Z" run "$tmp/wrong-signal.zds"
 has "expected SIGBUS, got SIGSEGV" "^FAIL $tmp/wrong-signal.zds:3: expected SIGBUS, got SIGSEGV" "$tmp/out"
 expect_rc "dumps and live processes at the end" 0 "$Z" run "$tmp/dump.zds"
-has "dump mm prints something" "." "$tmp/out"
-has "dump page prints a page" "refcount|refcnt|_refcount" "$tmp/out"
+has "dump mm names the process" "^mm P" "$tmp/out"
+has "dump mm of the child" "^mm C" "$tmp/out"
+has "dump mm lists the VMAs" "^vma 0x" "$tmp/out"
+has "dump page prints a page" "refcount" "$tmp/out"
+has "mapping holders are named after their process" "mapping:C=1 mapping:P=1|mapping:P=1 mapping:C=1" "$tmp/out"
 lines=$(wc -l <"$tmp/out")
 if [ "$lines" -ge 6 ]; then ok "dumps print several lines ($lines)"; else bad "dumps print only $lines lines"; fi
 expect_rc "dumps under -q" 0 "$Z" run -q "$tmp/dump.zds"
