@@ -149,6 +149,13 @@ int zd_device_remove(struct zd_device *dev)
 	if (!dev || dev->removed)
 		return -EINVAL;
 	dev->removed = true;
+	/*
+	 * User mappings go first (device-dax: kill_dev_dax -> unmap_mapping_range;
+	 * p2pdma: pci_p2pdma_unmap_mappings), so memunmap waits only for what
+	 * the kernel would still wait for.
+	 */
+	if (dev->ops->mmap)
+		zd_unmap_device_mappings(dev->world, dev);
 	for (i = 0; i < dev->nr_pgmaps; i++) {
 		struct zd_dev_pagemap *pgmap = dev->pgmaps[i];
 

@@ -186,6 +186,14 @@ int zd_vmf_insert_folio(struct zd_vm_fault *vmf, struct zd_folio *folio, unsigne
  */
 int zd_vm_insert_page(struct zd_mm *mm, uint64_t addr, struct zd_folio *folio);
 
+/*
+ * unmap_mapping_range for a device: zap every page-table entry of every
+ * mapping whose vm_private is `vm_private`, in every address space (the
+ * VMAs stay; a later fault goes to the driver, which refuses it once the
+ * device is gone). Drivers call it on unbind before memunmap_pages.
+ */
+void zd_unmap_device_mappings(struct zd_world *w, const void *vm_private);
+
 /* ---- MMU interval notifiers ------------------------------------------------------ */
 
 enum zd_mmu_notify_event {

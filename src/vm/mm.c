@@ -588,6 +588,30 @@ out:
 	return ret;
 }
 
+void zd_unmap_device_mappings(struct zd_world *w, const void *vm_private)
+{
+	struct zd_vm_world *vw = w->vm;
+	struct zd_mm *mm;
+	struct zd_vma *vma;
+
+	if (!vw || !vm_private)
+		return;
+	/* Lock order: the world's mm list, then each mmap_lock (as the audit). */
+	zd_mutex_lock(&vw->lock);
+	for (mm = vw->mms; mm; mm = mm->next) {
+		zd_down_read(&mm->mmap_lock);
+		for (vma = mm->vmas; vma; vma = vma->next) {
+			if (vma->vm_private != vm_private)
+				continue;
+			zd_mmu_notifier_invalidate(mm, vma->start, vma->end, ZD_MMU_NOTIFY_CLEAR,
+						   NULL);
+			zd_zap_vma_range(vma, vma->start, vma->end);
+		}
+		zd_up_read(&mm->mmap_lock);
+	}
+	zd_mutex_unlock(&vw->lock);
+}
+
 /* ---- exit ----------------------------------------------------------------------------------------- */
 
 void zd_mm_exit(struct zd_mm *mm)
