@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev tests: MMU interval notifiers hear every invalidation of their
+ * range with the kernel's events; the rmap walk finds every mapping of a
+ * folio across fork.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "vm/vm.h"
+
+struct seen {
+	struct zd_mmu_interval_notifier mni;
+	int n;
+	enum zd_mmu_notify_event events[32];
+	uint64_t start[32], end[32];
+};
+
+static bool record(struct zd_mmu_interval_notifier *mni, const struct zd_mmu_notifier_range *r,
+		   unsigned long cur_seq)
+{
+	struct seen *s = (struct seen *)mni;
+
+	assert_true(cur_seq & 1); /* an invalidation is in progress */
+	if (s->n < 32) {
+		s->events[s->n] = r->event;
+		s->start[s->n] = r->start;
+		s->end[s->n] = r->end;
+		s->n++;
+	}
+	return true;
+}
+
+static const struct zd_mmu_interval_notifier_ops ops = { .invalidate = record };
+
+static struct zd_world *new_world(void)
+{
+	struct zd_world_opts o;
+	struct zd_world *w;
+
+	zd_world_opts_init(&o);
+	o.ram_bytes = 16ull << 20;
+	assert_int_equal(zd_world_create(&o, &w), 0);
+	return w;
+}
+
+static void test_notifier_events(void **state)
+{
+	struct zd_world *w = new_world();
+	struct zd_mmap_args a = { .kind = ZD_MAP_ANON, .size = 8 * ZD_PAGE_SIZE,
+				  .prot = ZD_PROT_READ | ZD_PROT_WRITE };
+	struct seen s;
+	struct zd_mm *mm, *child;
+	uint64_t addr, other;
+	unsigned long seq;
+	char c = 1;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(zd_mm_create(w, "P", &mm), 0);
+	assert_int_equal(zd_mmap(mm, &a, &addr), 0);
+	assert_int_equal(zd_mmap(mm, &a, &other), 0);
+	assert_int_equal(zd_mmu_interval_notifier_insert(&s.mni, mm, addr, 8 * ZD_PAGE_SIZE, &ops), 0);
+	assert_int_equal(zd_mmu_interval_notifier_insert(&s.mni, mm, addr, 0, &ops), -EINVAL);
+	seq = zd_mmu_interval_read_begin(&s.mni);
+	assert_false(zd_mmu_interval_read_retry(&s.mni, seq));
+	assert_int_equal(zd_access_write(mm, addr, &c, 1), 0);
+	assert_int_equal(s.n, 0); /* a fault invalidates nothing */
+	/* outside the range: not heard */
+	assert_int_equal(zd_madvise_dontneed(mm, other, ZD_PAGE_SIZE), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(zd_mprotect(mm, addr, 2 * ZD_PAGE_SIZE, ZD_PROT_READ), 0);
+	assert_int_equal(zd_madvise_dontneed(mm, addr + 4 * ZD_PAGE_SIZE, ZD_PAGE_SIZE), 0);
+	assert_int_equal(zd_mm_fork(mm, "C", &child), 0);
+	assert_int_equal(zd_munmap(mm, addr + 6 * ZD_PAGE_SIZE, ZD_PAGE_SIZE), 0);
+	/* mprotect split the mapping in two; fork invalidates each COW VMA it copies */
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.events[0], ZD_MMU_NOTIFY_PROTECTION_VMA);
+	assert_int_equal(s.start[0], addr);
+	assert_int_equal(s.end[0], addr + 2 * ZD_PAGE_SIZE);
+	assert_int_equal(s.events[1], ZD_MMU_NOTIFY_CLEAR);
+	assert_int_equal(s.start[1], addr + 4 * ZD_PAGE_SIZE);
+	assert_int_equal(s.events[2], ZD_MMU_NOTIFY_PROTECTION_PAGE);
+	assert_int_equal(s.end[2], addr + 2 * ZD_PAGE_SIZE);
+	assert_int_equal(s.events[3], ZD_MMU_NOTIFY_PROTECTION_PAGE);
+	assert_int_equal(s.start[3], addr + 2 * ZD_PAGE_SIZE);
+	assert_int_equal(s.events[4], ZD_MMU_NOTIFY_UNMAP);
+	assert_int_equal(s.start[4], addr + 6 * ZD_PAGE_SIZE);
+	assert_true(zd_mmu_interval_read_retry(&s.mni, seq)); /* the sequence moved on */
+	seq = zd_mmu_interval_read_begin(&s.mni);
+	assert_false(zd_mmu_interval_read_retry(&s.mni, seq));
+	zd_mm_exit(child);
+	zd_mmu_interval_notifier_remove(&s.mni);
+	assert_int_equal(zd_munmap(mm, addr, ZD_PAGE_SIZE), 0);
+	assert_int_equal(s.n, 5); /* removed: no longer told */
+	zd_world_destroy(w);
+}
+
+struct found {
+	int n;
+	struct zd_mm *mms[4];
+	uint64_t addrs[4];
+};
+
+static bool note(struct zd_vma *vma, uint64_t addr, void *arg)
+{
+	struct found *f = arg;
+
+	if (f->n < 4) {
+		f->mms[f->n] = vma->mm;
+		f->addrs[f->n] = addr;
+	}
+	f->n++;
+	return true;
+}
+
+static void test_rmap_walk(void **state)
+{
+	struct zd_world *w = new_world();
+	struct zd_mmap_args a = { .kind = ZD_MAP_ANON, .size = 4 * ZD_PAGE_SIZE,
+				  .prot = ZD_PROT_READ | ZD_PROT_WRITE };
+	struct zd_mm *mm, *child;
+	struct zd_folio *folio;
+	struct found f = { 0 };
+	uint64_t addr;
+	char c = 1;
+
+	assert_int_equal(zd_mm_create(w, "P", &mm), 0);
+	assert_int_equal(zd_mmap(mm, &a, &addr), 0);
+	assert_int_equal(zd_access_write(mm, addr + 2 * ZD_PAGE_SIZE, &c, 1), 0);
+	assert_int_equal(zd_mm_fork(mm, "C", &child), 0);
+	folio = zd_mm_folio(mm, addr + 2 * ZD_PAGE_SIZE);
+	assert_non_null(folio);
+	assert_ptr_equal(zd_mm_folio(child, addr + 2 * ZD_PAGE_SIZE), folio);
+	zd_rmap_walk(w, folio, note, &f);
+	assert_int_equal(f.n, 2); /* the parent's and the child's mapping */
+	assert_int_equal(f.addrs[0], addr + 2 * ZD_PAGE_SIZE);
+	assert_int_equal(f.addrs[1], addr + 2 * ZD_PAGE_SIZE);
+	assert_true((f.mms[0] == mm && f.mms[1] == child) || (f.mms[0] == child && f.mms[1] == mm));
+	/* after a split of the VMA the address is still found */
+	assert_int_equal(zd_munmap(mm, addr, ZD_PAGE_SIZE), 0);
+	memset(&f, 0, sizeof(f));
+	zd_rmap_walk(w, folio, note, &f);
+	assert_int_equal(f.n, 2);
+	zd_mm_exit(child);
+	zd_mm_exit(mm);
+	assert_int_equal(zd_audit(w), 0);
+	zd_world_destroy(w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_notifier_events),
+		cmocka_unit_test(test_rmap_walk),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
