@@ -108,6 +108,8 @@ static void zd_memunmap_finish(struct zd_world *w, struct zd_dev_pagemap *pgmap,
 			  pgmap->altmap.alloc);
 	zd_kfree(w, pgmap->memmaps, pgmap->nr_range * sizeof(*pgmap->memmaps));
 	pgmap->memmaps = NULL;
+	/* The pgmap is its owner's again, who may free it: the world forgets it. */
+	zd_pgmap_registry_remove(w, pgmap);
 }
 
 int zd_memunmap_pages(struct zd_dev_pagemap *pgmap)

@@ -195,6 +195,8 @@ static void test_device_create_alloc_failure(void **state)
 			if (!ret)
 				break;
 			assert_int_equal(ret, -ENOMEM);
+			if (zd_world_bytes_in_use(w) != base)
+				fprintf(stderr, "type %zu n %lu leak %ld\n", t, n, (long)(zd_world_bytes_in_use(w) - base));
 			assert_int_equal(zd_world_bytes_in_use(w), base);
 		}
 		assert_true(n > 1);
