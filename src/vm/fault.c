@@ -231,6 +231,48 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 	return ret < 0 ? ZD_VM_FAULT_SIGBUS : ret;
 }
 
+/*
+ * Restore a device-exclusive entry to an ordinary present entry (the fault
+ * path's remove_device_exclusive_entry): with a reference and the folio
+ * lock, tell the secondary MMUs (MMU_NOTIFY_EXCLUSIVE, no owner) that the
+ * device loses its atomic access, and rebuild the PTE if it is unchanged.
+ * The entry's mapping reference and mapcount carry over to the PTE.
+ */
+int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot,
+			     zd_pte_t e, bool trylock)
+{
+	struct zd_mm *mm = vma->mm;
+	struct zd_folio *folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
+	struct zd_holder tmp = ZD_HOLDER(ZD_HOLD_TEMP, mm);
+	int ret = 0;
+
+	if (!folio)
+		return -EFAULT;
+	if (!zd_folio_try_get(folio, tmp))
+		return 0; /* the entry is going away: retry */
+	if (trylock) {
+		if (!zd_folio_trylock(folio)) {
+			zd_folio_put(folio, tmp);
+			return -EBUSY;
+		}
+	} else {
+		zd_folio_lock(folio);
+	}
+	zd_mmu_notifier_invalidate(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_EXCLUSIVE, NULL);
+	zd_spin_lock(&slot->pt->ptl);
+	if (zd_pte_read(slot->pte) == e)
+		zd_pte_write(slot->pte, zd_mk_pte(zd_pte_pfn(e),
+						  ZD_E_YOUNG | (e & ZD_E_SOFT_DIRTY) |
+							  ((vma->flags & ZD_VM_WRITE) ?
+								   ZD_E_WRITE | ZD_E_DIRTY : 0)));
+	else
+		ret = 0; /* changed meanwhile: the retry sees what is there now */
+	zd_spin_unlock(&slot->pt->ptl);
+	zd_folio_unlock(folio);
+	zd_folio_put(folio, tmp);
+	return ret;
+}
+
 static bool zd_folio_unlocked(void *arg)
 {
 	return !zd_folio_test_locked(arg);
@@ -254,10 +296,11 @@ static int zd_do_swap_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *sl
 			zd_wait_var_event(&folio->flags, zd_folio_unlocked, folio,
 					  "a fault waits for a migration to finish");
 		return 0;
+	case ZD_SWP_DEVICE_EXCLUSIVE:
+		return zd_restore_exclusive_pte(vma, addr, slot, e, false) ? ZD_VM_FAULT_SIGBUS : 0;
 	case ZD_SWP_HWPOISON:
 		return ZD_VM_FAULT_HWPOISON;
 	default:
-		/* device-exclusive entries are restored by the device-memory issue's code */
 		return ZD_VM_FAULT_SIGBUS;
 	}
 }

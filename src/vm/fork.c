@@ -108,9 +108,17 @@ static void zd_fork_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot,
 			ce = e; /* no reference, no mapcount: remove_migration_ptes maps both */
 			break;
 		case ZD_SWP_DEVICE_EXCLUSIVE:
-			/* Restoring needs the folio lock; the device-memory issue adds it. Fail as the kernel may. */
+			/*
+			 * Restore it first, with a trylock only; if the device holds
+			 * the folio locked the copy fails and so does fork (-ENOMEM),
+			 * as the kernel's copy_nonpresent_pte makes it.
+			 */
 			zd_spin_unlock(&slot->pt->ptl);
-			f->err = -ENOMEM;
+			if (zd_restore_exclusive_pte(f->src, addr, slot, e, true)) {
+				f->err = -ENOMEM;
+				return;
+			}
+			zd_fork_entry(mm, addr, slot, arg); /* now a present entry */
 			return;
 		default:
 			ce = e;

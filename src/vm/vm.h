@@ -282,6 +282,13 @@ void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 
 /* handle_mm_fault with mmap_lock held for read. */
 int zd_handle_mm_fault(struct zd_vma *vma, uint64_t addr, unsigned int flags);
+/*
+ * Restore a device-exclusive entry e at slot to a present entry. trylock
+ * (fork): -EBUSY if the folio lock is contended. 0 otherwise (also when the
+ * entry changed meanwhile: the caller retries).
+ */
+int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot,
+			     zd_pte_t e, bool trylock);
 /* Zap [start, end) of vma: clear entries, drop mapping references (batched). */
 void zd_zap_vma_range(struct zd_vma *vma, uint64_t start, uint64_t end);
 /* Split a huge PMD leaf mapping an anonymous folio into PTEs. Caller holds mmap_lock. */

@@ -148,11 +148,81 @@ static void test_rmap_walk(void **state)
 	zd_world_destroy(w);
 }
 
+/* Turn the present PTE at addr into a device-exclusive entry, as make_device_exclusive does. */
+static void make_exclusive(struct zd_mm *mm, uint64_t addr)
+{
+	struct zd_slot slot;
+	zd_pte_t e;
+
+	assert_int_equal(zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot), 0);
+	e = zd_pte_read(slot.pte);
+	assert_true(zd_pte_present(e));
+	zd_pte_write(slot.pte, zd_mk_swp(ZD_SWP_DEVICE_EXCLUSIVE, zd_pte_pfn(e), 0));
+}
+
+static void test_exclusive_restore(void **state)
+{
+	struct zd_world *w = new_world();
+	struct zd_mmap_args a = { .kind = ZD_MAP_ANON, .size = 4 * ZD_PAGE_SIZE,
+				  .prot = ZD_PROT_READ | ZD_PROT_WRITE };
+	struct zd_entry_info info;
+	struct zd_mm *mm, *child;
+	struct zd_folio *folio;
+	struct seen s;
+	uint64_t addr;
+	char buf[16] = "exclusive", out[16];
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(zd_mm_create(w, "P", &mm), 0);
+	assert_int_equal(zd_mmap(mm, &a, &addr), 0);
+	assert_int_equal(zd_access_write(mm, addr, buf, sizeof(buf)), 0);
+	folio = zd_mm_folio(mm, addr);
+	assert_int_equal(zd_mmu_interval_notifier_insert(&s.mni, mm, addr, a.size, &ops), 0);
+
+	/* a CPU access restores it: the device is told, the data is there, write allowed */
+	make_exclusive(mm, addr);
+	assert_int_equal(zd_mm_entry(mm, addr, &info), 0);
+	assert_int_equal(info.kind, ZD_ENTRY_EXCLUSIVE);
+	assert_int_equal(zd_audit(w), 0); /* the entry keeps its reference and mapcount */
+	assert_int_equal(zd_access_read(mm, addr, out, sizeof(out)), 0);
+	assert_string_equal(out, "exclusive");
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.events[0], ZD_MMU_NOTIFY_EXCLUSIVE);
+	assert_int_equal(zd_mm_entry(mm, addr, &info), 0);
+	assert_int_equal(info.kind, ZD_ENTRY_PRESENT);
+	assert_true(info.writable);
+	assert_int_equal(zd_folio_ref_count(folio), 1);
+
+	/* fork while the device holds the folio locked fails; once unlocked it restores and copies */
+	make_exclusive(mm, addr);
+	assert_true(zd_folio_trylock(folio));
+	assert_int_equal(zd_mm_fork(mm, "C", &child), -ENOMEM);
+	zd_folio_unlock(folio);
+	assert_int_equal(zd_mm_fork(mm, "C", &child), 0);
+	assert_int_equal(zd_mm_entry(mm, addr, &info), 0);
+	assert_int_equal(info.kind, ZD_ENTRY_PRESENT);
+	assert_false(info.writable); /* now COW-shared with the child */
+	assert_int_equal(zd_folio_ref_count(folio), 2);
+	assert_int_equal(zd_access_read(child, addr, out, sizeof(out)), 0);
+	assert_string_equal(out, "exclusive");
+	zd_mm_exit(child);
+
+	/* an exclusive entry is zapped like a mapping: reference and mapcount go */
+	make_exclusive(mm, addr);
+	zd_mmu_interval_notifier_remove(&s.mni);
+	assert_int_equal(zd_munmap(mm, addr, a.size), 0);
+	assert_int_equal(zd_audit(w), 0);
+	assert_int_equal(zd_violation_count(w), 0);
+	zd_mm_exit(mm);
+	zd_world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notifier_events),
 		cmocka_unit_test(test_rmap_walk),
+		cmocka_unit_test(test_exclusive_restore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
