@@ -7,6 +7,8 @@
 #ifndef ZONEDEV_VM_H
 #define ZONEDEV_VM_H
 
+#include <stdio.h>
+
 #include "zonedev/types.h"
 #include "zonedev/page.h"
 

@@ -35,7 +35,7 @@ typedef unsigned long zd_pte_t;
 #define ZD_E_DEVMAP (1ul << 11)
 #define ZD_E_PFN_SHIFT 12
 #define ZD_E_PFN_MASK (((1ul << 40) - 1) << ZD_E_PFN_SHIFT)
-#define ZD_E_SWP_TYPE_SHIFT 3
+#define ZD_E_SWP_TYPE_SHIFT 56 /* above the pfn field: young/dirty/soft-dirty bits stay free */
 #define ZD_E_SWP_TYPE_MASK (31ul << ZD_E_SWP_TYPE_SHIFT)
 
 enum zd_swp_type {
