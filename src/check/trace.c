@@ -268,7 +268,7 @@ void zd_trace_page_ref(struct zd_world *w, enum zd_trace_type type, const struct
 		ev.mapcount = zd_atomic_read_relaxed(&folio->_large_mapcount) + 1;
 	else
 		ev.mapcount = zd_atomic_read_relaxed(&folio->_mapcount) + 1;
-	ev.mapping = folio->mapping;
+	ev.mapping = ZD_READ_ONCE(((struct zd_folio *)folio)->mapping);
 	ev.val = val;
 	ev.ret = ret;
 	ev.holder = h;

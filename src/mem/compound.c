@@ -29,7 +29,7 @@ void zd_prep_compound(struct zd_page *head, unsigned int order)
 		struct zd_page *tail = head + i;
 
 		ZD_WRITE_ONCE(tail->compound_head, (uintptr_t)head | 1);
-		tail->mapping = NULL;
+		ZD_WRITE_ONCE(tail->mapping, NULL);
 		tail->index = 0;
 	}
 	/* The first tail carries the folio metadata; keep its zone/world bits. */
@@ -66,7 +66,7 @@ void zd_clear_compound(struct zd_page *head, unsigned int order)
 		else
 			ZD_WRITE_ONCE(tail->compound_head, 0);
 		tail->zone_device_data = NULL;
-		tail->mapping = NULL;
+		ZD_WRITE_ONCE(tail->mapping, NULL);
 		tail->index = 0;
 		tail->private = 0;
 		zd_atomic_set_relaxed(&tail->_mapcount, -1);

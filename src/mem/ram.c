@@ -282,7 +282,7 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 	for (i = 0; i < (1ul << order); i++) {
 		zd_page_flags_clear(&page[i], ZD_PAGE_FLAGS_MASK);
 		zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
-		page[i].mapping = NULL;
+		ZD_WRITE_ONCE(page[i].mapping, NULL);
 		page[i].index = 0;
 		page[i].private = 0;
 	}

@@ -15,7 +15,7 @@ static void zd_scrub_page(struct zd_page *page, struct zd_dev_pagemap *pgmap)
 	       (1ul << ZD_PG_large_rmappable));
 	zd_atomic_ulong_set_relaxed(&page->flags, f);
 	ZD_WRITE_ONCE(page->pgmap, pgmap);
-	page->mapping = NULL;
+	ZD_WRITE_ONCE(page->mapping, NULL);
 	page->share = 0;
 	page->private = 0;
 }

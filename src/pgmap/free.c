@@ -64,7 +64,7 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 			zd_page_clear_flag(page, ZD_PG_anon_exclusive);
 	}
 	if (tp->free_clears_mapping)
-		folio->mapping = NULL;
+		ZD_WRITE_ONCE(folio->mapping, NULL);
 	if (tp->free_callback) {
 		if (!pgmap->ops || !pgmap->ops->folio_free) {
 			zd_report(w, ZD_INV_FOLIO_FREE_MISUSE, folio->pfn,

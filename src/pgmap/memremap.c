@@ -131,7 +131,7 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 		zd_atomic_ulong_set_relaxed(&head->flags, head_flags);
 		head->pgmap = pgmap;
 		head->zone_device_data = NULL;
-		head->mapping = NULL;
+		ZD_WRITE_ONCE(head->mapping, NULL);
 		head->index = 0;
 		head->private = 0;
 		zd_atomic_set_relaxed(&head->_mapcount, -1);
@@ -143,7 +143,7 @@ static void zd_memmap_init_zone_device(struct zd_world *w, struct zd_dev_pagemap
 			zd_atomic_ulong_set_relaxed(&tail->flags, base);
 			tail->compound_head = (uintptr_t)head | 1;
 			tail->zone_device_data = NULL;
-			tail->mapping = NULL;
+			ZD_WRITE_ONCE(tail->mapping, NULL);
 			tail->index = 0;
 			tail->private = 0;
 			zd_atomic_set_relaxed(&tail->_mapcount, -1);

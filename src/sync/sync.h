@@ -176,6 +176,10 @@ static inline void zd_smp_mb(void)
 #define ZD_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define ZD_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/* Loads and stores that order what they publish (page-table entries). */
+#define ZD_LOAD_ACQUIRE(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define ZD_STORE_RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
 /* ---- Pointer publication (RCU-style) -------------------------------- */
 
 #define zd_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)

@@ -79,7 +79,7 @@ static int zd_access(struct zd_mm *mm, uint64_t addr, void *buf, size_t len, boo
 				ret = ZD_SIGBUS;
 				break;
 			}
-			if (tries > 64) {
+			if (tries > 100000) {
 				ret = ZD_SIGBUS; /* a fault that never makes progress */
 				break;
 			}

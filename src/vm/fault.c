@@ -195,6 +195,11 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 	return 0;
 }
 
+static bool zd_folio_unlocked(void *arg)
+{
+	return !zd_folio_test_locked(arg);
+}
+
 /* A CPU fault on a device-private entry: migrate_to_ram with the page locked and referenced. */
 static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot,
 				zd_pte_t e, unsigned int flags)
@@ -214,8 +219,15 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 		return 0;
 	}
 	if (!zd_folio_trylock(folio)) {
-		/* Someone else (a migration, another fault) holds it: retry the access. */
+		/*
+		 * Someone else (a migration, another fault) holds it. Mainline up
+		 * to v6.19 returns and lets the CPU re-fault at once (a busy
+		 * retry); like the 2026 change, wait for the lock, as for a
+		 * migration entry, then retry (docs/regimes.md).
+		 */
 		zd_spin_unlock(&slot->pt->ptl);
+		zd_wait_var_event(&folio->flags, zd_folio_unlocked, folio,
+				  "a fault on a device-private page waits for its lock");
 		return 0;
 	}
 	if (!zd_bug_on(w, ZD_BUG_PRIVATE_FAULT_FREE_RACE))
@@ -271,11 +283,6 @@ int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *
 	zd_folio_unlock(folio);
 	zd_folio_put(folio, tmp);
 	return ret;
-}
-
-static bool zd_folio_unlocked(void *arg)
-{
-	return !zd_folio_test_locked(arg);
 }
 
 static int zd_do_swap_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot, zd_pte_t e,

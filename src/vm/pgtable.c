@@ -5,14 +5,18 @@
  */
 #include "vm/vm.h"
 
+/*
+ * Entries are published with release and read with acquire: a new lower
+ * table (zeroed by its allocation) is seen whole by a lockless walker.
+ */
 zd_pte_t zd_pte_read(const zd_pte_t *pte)
 {
-	return ZD_READ_ONCE(*pte);
+	return ZD_LOAD_ACQUIRE(*pte);
 }
 
 void zd_pte_write(zd_pte_t *pte, zd_pte_t e)
 {
-	ZD_WRITE_ONCE(*pte, e);
+	ZD_STORE_RELEASE(*pte, e);
 }
 
 bool zd_pte_maps_folio(zd_pte_t e)
