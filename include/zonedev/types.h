@@ -61,6 +61,7 @@ enum zd_holder_kind {
 	ZD_HOLD_MIGRATE,   /* migration in progress */
 	ZD_HOLD_TEMP,	   /* a transient reference inside one operation */
 	ZD_HOLD_ALLOCATOR, /* the system RAM allocator (free pages) */
+	ZD_HOLD_PIN_LONGTERM, /* a FOLL_PIN | FOLL_LONGTERM */
 	ZD_NR_HOLDER_KINDS,
 };
 

@@ -38,6 +38,7 @@ static const char *const zd_holder_kind_names[ZD_NR_HOLDER_KINDS] = {
 	[ZD_HOLD_MIGRATE] = "migrate",
 	[ZD_HOLD_TEMP] = "temp",
 	[ZD_HOLD_ALLOCATOR] = "allocator",
+	[ZD_HOLD_PIN_LONGTERM] = "pin-longterm",
 };
 
 /* The kernel's pageflag names, in bit order (enum zd_pageflags). */

@@ -126,9 +126,15 @@ static int zd_do_page_cache_fault(struct zd_vma *vma, uint64_t addr, bool write)
 	return 0;
 }
 
-/* do_wp_page: a write to a present read-only entry. */
-static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot, zd_pte_t e)
+/*
+ * do_wp_page: a write to a present read-only entry; with unshare, a read
+ * pin on a shared anonymous page: the page becomes exclusive (reused or
+ * copied) but stays read-only.
+ */
+static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot, zd_pte_t e,
+			 bool unshare)
 {
+	zd_pte_t wbits = unshare ? 0 : ZD_E_WRITE | ZD_E_DIRTY;
 	struct zd_mm *mm = vma->mm;
 	struct zd_world *w = mm->world;
 	struct zd_folio *folio = NULL, *copy;
@@ -139,6 +145,7 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 		folio = zd_pfn_folio(w, zd_pte_pfn(e));
 		if (folio && zd_folio_test_anon(folio) && zd_folio_ref_count(folio) > 1 &&
 		    !zd_page_test_flag(&folio->page, ZD_PG_anon_exclusive)) {
+			(void)wbits;
 			/* A shared anonymous THP: split the PMD and COW one page. */
 			ret = zd_split_huge_pmd(vma, addr);
 			return ret ? ZD_VM_FAULT_OOM : 0;
@@ -151,6 +158,8 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 	if ((vma->flags & ZD_VM_SHARED) || (folio && !zd_folio_test_anon(folio) &&
 					    zd_folio_is_zone_device(folio))) {
 		/* Shared mappings (and device memory mapped shared) become writable in place. */
+		if (unshare)
+			return 0; /* nothing to unshare */
 		zd_spin_lock(&slot->pt->ptl);
 		if (zd_pte_read(slot->pte) == e)
 			zd_pte_write(slot->pte, e | ZD_E_WRITE | ZD_E_DIRTY | ZD_E_YOUNG);
@@ -164,7 +173,7 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 		zd_page_set_flag(page, ZD_PG_anon_exclusive);
 		zd_spin_lock(&slot->pt->ptl);
 		if (zd_pte_read(slot->pte) == e)
-			zd_pte_write(slot->pte, e | ZD_E_WRITE | ZD_E_DIRTY | ZD_E_YOUNG);
+			zd_pte_write(slot->pte, e | wbits | ZD_E_YOUNG);
 		zd_spin_unlock(&slot->pt->ptl);
 		return 0;
 	}
@@ -184,7 +193,7 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 		return 0;
 	}
 	zd_rmap_add(mm, copy, ZD_LEVEL_PTE, false);
-	zd_pte_write(slot->pte, zd_mk_pte(copy->pfn, ZD_E_WRITE | ZD_E_DIRTY | ZD_E_YOUNG));
+	zd_pte_write(slot->pte, zd_mk_pte(copy->pfn, wbits | ZD_E_YOUNG));
 	zd_spin_unlock(&slot->pt->ptl);
 	zd_mm_add_rss(mm, ZD_MM_ANONPAGES, 1);
 	if (folio) {
@@ -331,7 +340,7 @@ int zd_handle_mm_fault(struct zd_vma *vma, uint64_t addr, unsigned int flags)
 			e = zd_pte_read(slot.pte);
 			if (zd_pte_present(e)) {
 				if (write && !(e & ZD_E_WRITE))
-					return zd_do_wp_page(vma, addr, &slot, e);
+					return zd_do_wp_page(vma, addr, &slot, e, false);
 				return 0;
 			}
 		}
@@ -358,7 +367,10 @@ int zd_handle_mm_fault(struct zd_vma *vma, uint64_t addr, unsigned int flags)
 		if (page && zd_page_test_flag(page, ZD_PG_hwpoison))
 			return ZD_VM_FAULT_HWPOISON;
 		if (write && !(e & ZD_E_WRITE))
-			return zd_do_wp_page(vma, addr, &slot, e);
+			return zd_do_wp_page(vma, addr, &slot, e, false);
+		if ((flags & ZD_FAULT_FLAG_UNSHARE) && page &&
+		    !zd_page_test_flag(page, ZD_PG_anon_exclusive))
+			return zd_do_wp_page(vma, addr, &slot, e, true);
 	}
 	return 0;
 }

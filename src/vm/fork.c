@@ -158,6 +158,7 @@ int zd_mm_fork(struct zd_mm *parent, const char *name, struct zd_mm **out)
 	if (!child)
 		return -ENOMEM;
 	zd_down_write(&parent->mmap_lock);
+	zd_atomic_add_return_acq_rel(&parent->write_protect_seq, 1); /* odd: GUP-fast backs off */
 	for (vma = parent->vmas; vma && !err; vma = vma->next) {
 		struct zd_fork f = { vma, NULL, 0 };
 
@@ -174,6 +175,7 @@ int zd_mm_fork(struct zd_mm *parent, const char *name, struct zd_mm **out)
 		zd_pt_for_each_leaf(parent, vma->start, vma->end, zd_fork_entry, &f);
 		err = f.err;
 	}
+	zd_atomic_add_return_acq_rel(&parent->write_protect_seq, 1);
 	zd_up_write(&parent->mmap_lock);
 	if (err) {
 		zd_mm_exit(child); /* drops everything the partial copy took */

@@ -219,6 +219,7 @@ struct zd_mm {
 	struct zd_vma *vmas;
 	uint64_t mmap_base;
 	zd_atomic_long_t rss[ZD_NR_MM_COUNTERS];
+	zd_atomic_t write_protect_seq; /* odd while fork write-protects (GUP-fast checks it) */
 	zd_spinlock_t notifier_lock;
 	struct zd_mmu_interval_notifier *notifiers;
 	struct zd_mm *next; /* the world's mms */
@@ -279,6 +280,9 @@ void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 		  bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg);
 
 /* ---- Faults, zap, fork --------------------------------------------------------------- */
+
+/* Unshare: make a shared anonymous page exclusive without making it writable (read pins). */
+#define ZD_FAULT_FLAG_UNSHARE (1u << 1)
 
 /* handle_mm_fault with mmap_lock held for read. */
 int zd_handle_mm_fault(struct zd_vma *vma, uint64_t addr, unsigned int flags);

@@ -129,7 +129,7 @@ static void test_invariant_table(void **state)
 static void test_names(void **state)
 {
 	static const char *const kinds[] = {"other", "base", "driver",	"handle", "mapping",  "pin",
-					    "gup",   "file", "migrate", "temp",	  "allocator"};
+					    "gup",   "file", "migrate", "temp",	  "allocator", "pin-longterm"};
 	static const char *const types[] = {"none",  "private", "coherent",
 					    "fsdax", "generic", "p2pdma"};
 	enum zd_regime r;
