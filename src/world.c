@@ -13,6 +13,8 @@
 #include "check/check.h"
 #include "vm/vm.h"
 
+void zd_gup_audit(struct zd_world *w, struct zd_audit *a, void *arg);
+
 #define ZD_MAX_WORLDS (1u << ZD_PAGE_WORLD_BITS)
 
 static struct zd_world *zd_worlds[ZD_MAX_WORLDS];
@@ -100,11 +102,16 @@ int zd_world_create(const struct zd_world_opts *opts, struct zd_world **out)
 	ret = zd_vm_init(w);
 	if (ret)
 		goto err_pgmaps;
+	ret = zd_audit_register(w, zd_gup_audit, NULL);
+	if (ret)
+		goto err_vm;
 	if (opts->trace)
 		zd_trace_enable(w, true);
 	*out = w;
 	return 0;
 
+err_vm:
+	zd_vm_exit(w);
 err_pgmaps:
 	zd_pgmap_registry_exit(w);
 err_mem:

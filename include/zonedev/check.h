@@ -46,6 +46,8 @@ enum zd_invariant {
 	ZD_INV_ENTRY_WRITABLE_ILLEGAL,	  /* migrate §6 P4 */
 	ZD_INV_RSS_MISMATCH,		  /* migrate §6 C5 */
 	ZD_INV_MAPPING_UNACCOUNTED,	  /* every mapping's reference and mapcount */
+	ZD_INV_GUP_DEVICE_PRIVATE,	  /* migrate §6 G1 */
+	ZD_INV_LONGTERM_PIN_UNPINNABLE,	  /* migrate §6 G2 */
 	ZD_NR_INVARIANTS,
 };
 

@@ -166,6 +166,16 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "zonedev",
 		.summary = "every mapping of a folio holds exactly one reference (by its mm) and one mapcount, unless it is a devmap entry",
 	},
+	[ZD_INV_GUP_DEVICE_PRIVATE] = {
+		.id = "gup-device-private",
+		.source = "migrate §6 G1",
+		.summary = "no GUP reference or pin ever lands on a device-private page",
+	},
+	[ZD_INV_LONGTERM_PIN_UNPINNABLE] = {
+		.id = "longterm-pin-unpinnable",
+		.source = "migrate §6 G2",
+		.summary = "a long-term pin holds no device-coherent, FS DAX, P2PDMA or device-private page",
+	},
 };
 /* clang-format on */
 

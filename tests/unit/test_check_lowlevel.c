@@ -95,7 +95,8 @@ static void test_invariant_table(void **state)
 	    "shared-tail-write",     "refcount-unexplained",
 	    "put-without-ref",	     "entry-kind-illegal",
 	    "entry-writable-illegal", "rss-mismatch",
-	    "mapping-unaccounted",
+	    "mapping-unaccounted",   "gup-device-private",
+	    "longterm-pin-unpinnable",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;
