@@ -156,6 +156,12 @@ int zd_device_remove(struct zd_device *dev)
 	 */
 	if (dev->ops->mmap)
 		zd_unmap_device_mappings(dev->world, dev);
+	/*
+	 * Device memory that processes use (dmirror) is migrated back to
+	 * system memory first; what cannot move keeps memunmap waiting.
+	 */
+	if (dev->ops->evict)
+		dev->ops->evict(dev);
 	for (i = 0; i < dev->nr_pgmaps; i++) {
 		struct zd_dev_pagemap *pgmap = dev->pgmaps[i];
 

@@ -25,6 +25,8 @@ struct zd_device_ops {
 	/* file_operations->mmap; NULL: the device cannot be mapped */
 	int (*mmap)(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,
 		    uint64_t *addr);
+	/* unbind: move what can move out of device memory before memunmap; pages moved or -errno */
+	long (*evict)(struct zd_device *dev);
 };
 
 struct zd_device {

@@ -48,6 +48,9 @@ enum zd_invariant {
 	ZD_INV_MAPPING_UNACCOUNTED,	  /* every mapping's reference and mapcount */
 	ZD_INV_GUP_DEVICE_PRIVATE,	  /* migrate §6 G1 */
 	ZD_INV_LONGTERM_PIN_UNPINNABLE,	  /* migrate §6 G2 */
+	ZD_INV_BO_REFCOUNT_MISMATCH,	  /* migrate §6 C2 / issue 4: BO refs == pages in use */
+	ZD_INV_MIRROR_WRITE_STALE,	  /* migrate §6 M2 */
+	ZD_INV_MIRROR_ATOMIC_STALE,	  /* migrate §6 M3 */
 	ZD_NR_INVARIANTS,
 };
 

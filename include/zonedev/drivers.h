@@ -92,4 +92,89 @@ struct zd_device_counters {
 
 void zd_device_counters(struct zd_device *dev, struct zd_device_counters *c);
 
+/* ---- dmirror: the test_hmm mirror device (private and coherent devices) -------------
+ *
+ * A dmirror device mirrors the address spaces that use it: per (device, mm)
+ * a mirror (the device's page table: virtual page -> page pfn, tagged
+ * read-only, WRITE or ATOMIC; it holds no page references) kept coherent by
+ * an MMU interval notifier over the whole address space, created on first
+ * use and ended by the address space's exit. The device reads and writes
+ * the bytes of the page a mirror entry names, device memory included (the
+ * model keeps device memory's bytes in the device pages themselves).
+ *
+ * Every command takes a page-aligned, non-empty range and returns 0 or
+ * -errno: -EINVAL (not a dmirror device, a bad range, a VMA that cannot be
+ * migrated or read), -ENXIO (the device was removed), -ENOENT (the read back
+ * after a migration or exclusive found a page the device does not map),
+ * -EFAULT / -EPERM (a device fault the CPU side refused), -EBUSY (faults
+ * that never made the range usable), -ENOMEM. Results, also on failure:
+ * cpages (pages read / written / migrated / made exclusive) and faults
+ * (device-fault rounds). They run in the calling thread and may sleep.
+ */
+struct zd_dmirror_result {
+	unsigned long cpages;
+	unsigned long faults;
+};
+
+/* READ / WRITE: copy len bytes between buf and the range through the mirror, faulting with
+ * hmm_range_fault what it lacks (WRITE needs writable entries). */
+int zd_dmirror_read(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len, void *buf,
+		    struct zd_dmirror_result *res);
+int zd_dmirror_write(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+		     const void *buf, struct zd_dmirror_result *res);
+/*
+ * MIGRATE_TO_DEV: migrate_vma over the range (system pages and holes) into
+ * device pages, which the mirror then maps; then checks, without faulting,
+ * that the device maps every page (-ENOENT if not). cpages = pages migrated.
+ * A shared mapping is refused by migrate_vma_setup (-EINVAL).
+ */
+int zd_dmirror_migrate_to_dev(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			      struct zd_dmirror_result *res);
+/* MIGRATE_TO_SYS: migrate the device's pages of the range back to system memory. */
+int zd_dmirror_migrate_to_sys(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			      struct zd_dmirror_result *res);
+/* EXCLUSIVE: make_device_exclusive on every page, mirrored ATOMIC; then the read back. */
+int zd_dmirror_exclusive(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			 struct zd_dmirror_result *res);
+/* CHECK_EXCLUSIVE: *exclusive = every page of the range is still mirrored ATOMIC. */
+int zd_dmirror_check_exclusive(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			       bool *exclusive);
+
+/* SNAPSHOT codes, one byte per page, as test_hmm's HMM_DMIRROR_PROT_*. */
+#define ZD_DMIRROR_PROT_ERROR 0xffu
+#define ZD_DMIRROR_PROT_NONE 0x00u
+#define ZD_DMIRROR_PROT_READ 0x01u
+#define ZD_DMIRROR_PROT_WRITE 0x02u
+#define ZD_DMIRROR_PROT_PMD 0x04u
+#define ZD_DMIRROR_PROT_PUD 0x08u
+#define ZD_DMIRROR_PROT_ZERO 0x10u
+#define ZD_DMIRROR_PROT_DEV_PRIVATE_LOCAL 0x20u
+#define ZD_DMIRROR_PROT_DEV_PRIVATE_REMOTE 0x30u
+#define ZD_DMIRROR_PROT_DEV_COHERENT_LOCAL 0x40u
+#define ZD_DMIRROR_PROT_DEV_COHERENT_REMOTE 0x50u
+#define ZD_DMIRROR_PROT_TYPE_MASK 0xf0u
+
+/*
+ * SNAPSHOT: hmm_range_fault without a fault request under a temporary
+ * notifier; codes[i] describes page i. Another device's private page is not
+ * reported (owner mismatch, no fault): NONE, so DEV_PRIVATE_REMOTE is never
+ * produced, as in the kernel.
+ */
+int zd_dmirror_snapshot(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			unsigned char *codes);
+/* RELEASE: evict every page of the device's memory (migrate_device_range); cpages = pages moved. */
+int zd_dmirror_release(struct zd_device *dev, struct zd_dmirror_result *res);
+/* The next n device page allocations fail (test_hmm's FAIL_ALLOC flag, generalised). */
+int zd_dmirror_fail_alloc(struct zd_device *dev, unsigned long n);
+
+struct zd_dmirror_stats {
+	unsigned long bo_refs;	      /* BO references held, all chunks */
+	unsigned long bos_live;	      /* chunks whose BO has references */
+	unsigned long bos_freed;      /* times a BO lost its last reference */
+	unsigned long mirrors;	      /* live mirrors */
+	unsigned long mirror_entries; /* their entries */
+};
+
+int zd_dmirror_stats(struct zd_device *dev, struct zd_dmirror_stats *st);
+
 #endif

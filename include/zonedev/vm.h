@@ -228,7 +228,8 @@ struct zd_mmu_interval_notifier {
 	struct zd_mm *mm;
 	uint64_t start, end;
 	const struct zd_mmu_interval_notifier_ops *ops;
-	zd_atomic_ulong_t invalidate_seq;
+	zd_atomic_ulong_t invalidate_seq; /* odd while invalidations of the range run */
+	int active;                            /* library-owned: invalidations running */
 	struct zd_mmu_interval_notifier *next; /* library-owned */
 };
 

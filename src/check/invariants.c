@@ -176,6 +176,21 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 G2",
 		.summary = "a long-term pin holds no device-coherent, FS DAX, P2PDMA or device-private page",
 	},
+	[ZD_INV_BO_REFCOUNT_MISMATCH] = {
+		.id = "bo-refcount-mismatch",
+		.source = "migrate §6 C2 / issue 4",
+		.summary = "a dmirror chunk's buffer object holds exactly one reference per device page in use (taken at allocation, dropped by the free callback)",
+	},
+	[ZD_INV_MIRROR_WRITE_STALE] = {
+		.id = "mirror-write-stale",
+		.source = "migrate §6 M2",
+		.summary = "a device mirror entry allows writes only while the CPU entry is writable (present writable or writable device-private)",
+	},
+	[ZD_INV_MIRROR_ATOMIC_STALE] = {
+		.id = "mirror-atomic-stale",
+		.source = "migrate §6 M3",
+		.summary = "a device mirror entry is atomic (exclusive) only while the CPU entry is device-exclusive",
+	},
 };
 /* clang-format on */
 

@@ -38,8 +38,9 @@ static unsigned long zd_hmm_need_fault(const struct zd_hmm_range *range, unsigne
 
 static unsigned long zd_hmm_order_flags(unsigned int level)
 {
-	unsigned int order = level == ZD_LEVEL_PUD ? ZD_PUD_ORDER :
-			     level == ZD_LEVEL_PMD ? ZD_PMD_ORDER : 0;
+	unsigned int order = level == ZD_LEVEL_PUD   ? ZD_PUD_ORDER
+			     : level == ZD_LEVEL_PMD ? ZD_PMD_ORDER
+						     : 0;
 
 	return (unsigned long)order << ZD_HMM_PFN_ORDER_SHIFT;
 }
@@ -51,8 +52,8 @@ static unsigned long zd_hmm_order_flags(unsigned int level)
  * what must be faulted for ZD_HMM_FAULT, *wait_pfn for ZD_HMM_WAIT.
  * Returns an enum zd_hmm_step, or -EFAULT.
  */
-static int zd_hmm_page(struct zd_hmm_range *range, struct zd_mm *mm, uint64_t addr,
-		       unsigned long i, unsigned long *fault, unsigned long *wait_pfn)
+static int zd_hmm_page(struct zd_hmm_range *range, struct zd_mm *mm, uint64_t addr, unsigned long i,
+		       unsigned long *fault, unsigned long *wait_pfn)
 {
 	struct zd_world *w = mm->world;
 	unsigned long out = 0, cpu = 0, need, pfn;
@@ -107,7 +108,8 @@ static int zd_hmm_page(struct zd_hmm_range *range, struct zd_mm *mm, uint64_t ad
 	if (zd_swp_device_private(e)) {
 		folio = zd_pfn_folio(w, pfn);
 		if (folio && folio->pgmap && folio->pgmap->owner == range->dev_private_owner) {
-			/* Never faulted: the owner sees its own page, present or not for the CPU. */
+			/* Never faulted: the owner sees its own page, present or not for the CPU.
+			 */
 			out = pfn | ZD_HMM_PFN_VALID |
 			      (zd_swp_type(e) == ZD_SWP_DEVICE_WRITE ? ZD_HMM_PFN_WRITE : 0);
 			goto out;
@@ -150,8 +152,8 @@ static int zd_hmm_fault(struct zd_vma *vma, uint64_t addr, unsigned long need)
 		flags |= ZD_FAULT_FLAG_WRITE;
 	}
 	fault = zd_handle_mm_fault(vma, addr, flags);
-	if (fault & (ZD_VM_FAULT_OOM | ZD_VM_FAULT_SIGBUS | ZD_VM_FAULT_SIGSEGV |
-		     ZD_VM_FAULT_HWPOISON))
+	if (fault &
+	    (ZD_VM_FAULT_OOM | ZD_VM_FAULT_SIGBUS | ZD_VM_FAULT_SIGSEGV | ZD_VM_FAULT_HWPOISON))
 		return -EFAULT;
 	return 0;
 }
@@ -208,8 +210,9 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 			struct zd_folio *folio = zd_pfn_folio(mm->world, wait_pfn);
 
 			if (folio)
-				zd_wait_var_event(&folio->flags, zd_hmm_folio_unlocked, folio,
-						  "hmm_range_fault waits for a migration to finish");
+				zd_wait_var_event(
+				    &folio->flags, zd_hmm_folio_unlocked, folio,
+				    "hmm_range_fault waits for a migration to finish");
 			continue;
 		}
 		step = zd_hmm_fault(vma, addr, need);

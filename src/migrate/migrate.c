@@ -411,8 +411,13 @@ static void zd_migrate_pages_common(struct zd_world *w, struct zd_migrate_vma *a
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 			continue;
 		}
-		/* folio_migrate_mapping: exactly the collection reference (+ the fault's). */
-		if (zd_folio_ref_count(s) != 1 + (s == fault_folio)) {
+		/*
+		 * folio_migrate_mapping: exactly the collection reference (+ the
+		 * fault's), and a 1-based page's base reference (the +1 the legacy
+		 * kernels added for device-private pages).
+		 */
+		if (zd_folio_ref_count(s) !=
+		    1 + (s == fault_folio) + zd_folio_test_flag(s, ZD_PG_base_ref)) {
 			src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
 			continue;
 		}
@@ -509,9 +514,13 @@ int zd_migrate_device_range(struct zd_world *w, unsigned long *src, unsigned lon
 		struct zd_folio *folio = zd_pfn_folio(w, pfn);
 
 		src[i] = 0;
-		/* Only allocated pages (refcount > 0), whole order-0 folios, uncontended. */
+		/*
+		 * Only allocated pages (refcount above the resting count: a free
+		 * page rests at 1 in the legacy regime), whole order-0 folios,
+		 * uncontended.
+		 */
 		if (!folio || folio->pfn != pfn || zd_folio_test_large(folio) ||
-		    !zd_folio_try_get(folio, SRC))
+		    zd_folio_idle(folio) || !zd_folio_try_get(folio, SRC))
 			continue;
 		if (!zd_folio_trylock(folio)) {
 			zd_folio_put(folio, SRC);

@@ -186,6 +186,10 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 	else
 		memcpy(zd_folio_data(w, copy), zd_page_data(w, zd_pte_pfn(e)), ZD_PAGE_SIZE);
 	zd_folio_add_new_anon(vma, copy, addr);
+	/* wp_page_copy: secondary MMUs drop what they mirror of the old page. */
+	zd_mmu_notifier_invalidate(mm, addr & ~(ZD_PAGE_SIZE - 1),
+				   (addr & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR,
+				   NULL);
 	zd_spin_lock(&slot->pt->ptl);
 	if (zd_pte_read(slot->pte) != e) {
 		zd_spin_unlock(&slot->pt->ptl);

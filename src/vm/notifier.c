@@ -15,10 +15,12 @@ int zd_mmu_interval_notifier_insert(struct zd_mmu_interval_notifier *mni, struct
 	mni->start = start;
 	mni->end = start + length;
 	mni->ops = ops;
+	mni->active = 0;
 	zd_atomic_ulong_set_relaxed(&mni->invalidate_seq, 2);
 	zd_spin_lock(&mm->notifier_lock);
 	mni->next = mm->notifiers;
-	mm->notifiers = mni;
+	/* published with release: a lockless invalidation sees it initialised */
+	ZD_STORE_RELEASE(mm->notifiers, mni);
 	zd_spin_unlock(&mm->notifier_lock);
 	return 0;
 }
@@ -33,7 +35,7 @@ void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *mni)
 	zd_spin_lock(&mm->notifier_lock);
 	for (pp = &mm->notifiers; *pp; pp = &(*pp)->next) {
 		if (*pp == mni) {
-			*pp = mni->next;
+			ZD_STORE_RELEASE(*pp, mni->next);
 			break;
 		}
 	}
@@ -76,15 +78,30 @@ void zd_mmu_notifier_invalidate(struct zd_mm *mm, uint64_t start, uint64_t end,
 	 * driver lock); notifiers are added and removed by their owners under
 	 * mmap_lock, which the callers of invalidate hold.
 	 */
-	for (mni = ZD_READ_ONCE(mm->notifiers); mni; mni = ZD_READ_ONCE(mni->next)) {
+	for (mni = ZD_LOAD_ACQUIRE(mm->notifiers); mni; mni = ZD_LOAD_ACQUIRE(mni->next)) {
 		unsigned long seq;
+		bool last;
 
 		if (mni->end <= start || mni->start >= end)
 			continue;
-		seq = zd_atomic_ulong_fetch_or_acq_rel(&mni->invalidate_seq, 0) + 1;
-		zd_atomic_ulong_set_release(&mni->invalidate_seq, seq); /* odd: in progress */
+		/*
+		 * Invalidations of one range may overlap (several run under the
+		 * read lock): the sequence turns odd when the first begins and
+		 * even again when the last ends.
+		 */
+		zd_spin_lock(&mm->notifier_lock);
+		seq = zd_atomic_ulong_read_relaxed(&mni->invalidate_seq);
+		if (mni->active++ == 0)
+			zd_atomic_ulong_set_release(&mni->invalidate_seq, ++seq);
+		zd_spin_unlock(&mm->notifier_lock);
 		mni->ops->invalidate(mni, &range, seq);
-		zd_atomic_ulong_set_release(&mni->invalidate_seq, seq + 1);
-		zd_wake_up_var(&mni->invalidate_seq);
+		zd_spin_lock(&mm->notifier_lock);
+		last = --mni->active == 0;
+		if (last)
+			zd_atomic_ulong_set_release(&mni->invalidate_seq,
+						    zd_atomic_ulong_read_relaxed(&mni->invalidate_seq) + 1);
+		zd_spin_unlock(&mm->notifier_lock);
+		if (last)
+			zd_wake_up_var(&mni->invalidate_seq);
 	}
 }

@@ -96,7 +96,8 @@ static void test_invariant_table(void **state)
 	    "put-without-ref",	     "entry-kind-illegal",
 	    "entry-writable-illegal", "rss-mismatch",
 	    "mapping-unaccounted",   "gup-device-private",
-	    "longterm-pin-unpinnable",
+	    "longterm-pin-unpinnable", "bo-refcount-mismatch",
+	    "mirror-write-stale",    "mirror-atomic-stale",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;

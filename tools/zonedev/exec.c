@@ -100,6 +100,8 @@ int zd_exec_prepare(struct zd_run *run, struct zd_exec *e)
 
 	if (zd_stmt_is_vm(st))
 		return zd_exec_vm_prepare(run, e);
+	if (zd_stmt_is_dev(st))
+		return zd_exec_dev_prepare(run, e);
 	switch (st->kind) {
 	case ZD_ST_ALLOC_PAGE:
 	case ZD_ST_TRYGET:
@@ -297,6 +299,10 @@ void zd_exec_action(struct zd_exec *e)
 
 	if (zd_stmt_is_vm(st)) {
 		zd_exec_vm_action(e);
+		return;
+	}
+	if (zd_stmt_is_dev(st)) {
+		zd_exec_dev_action(e);
 		return;
 	}
 	switch (st->kind) {

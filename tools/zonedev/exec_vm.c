@@ -319,8 +319,8 @@ out:
 }
 
 /* Bytes [off, off + len) of a mapping filled with pattern (words count from the start). */
-static void zd_vm_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, unsigned char *buf,
-				size_t len)
+void zd_exec_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, unsigned char *buf,
+			   size_t len)
 {
 	size_t j = 0;
 
@@ -335,7 +335,7 @@ static void zd_vm_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, 
 }
 
 /* A location for messages: "P A+0x1000". */
-static void zd_vm_where(const struct zd_st_range *r, char *buf, size_t n)
+void zd_exec_where(const struct zd_st_range *r, char *buf, size_t n)
 {
 	if (r->ref.offset)
 		snprintf(buf, n, "%s %s+%#llx", r->process, r->ref.mapping,
@@ -352,7 +352,7 @@ static int zd_vm_access_ret(struct zd_exec *e, int ret, const char *op)
 
 	if (!ret)
 		return 0;
-	zd_vm_where(r, where, sizeof(where));
+	zd_exec_where(r, where, sizeof(where));
 	if (ret == ZD_SIGSEGV)
 		return zd_vm_err(e, ZD_EXEC_RET_SIGSEGV,
 				 "%s of %#llx bytes at %s (%#llx): no mapping or no permission", op,
@@ -382,14 +382,17 @@ static int zd_vm_write(struct zd_exec *e)
 	if (!buf)
 		return zd_vm_err(e, -ENOMEM, "no memory for a %#llx-byte buffer",
 				 (unsigned long long)e->len);
-	zd_vm_pattern_bytes(&r->pattern, r->ref.offset, buf, e->len);
+	zd_exec_pattern_bytes(&r->pattern, r->ref.offset, buf, e->len);
 	ret = zd_access_write(e->mm, e->addr, buf, e->len);
 	free(buf);
 	return zd_vm_access_ret(e, ret, "write");
 }
 
-/* Compare what was read with the expected pattern; name the first difference. */
-static int zd_vm_compare(struct zd_exec *e, const unsigned char *buf)
+/*
+ * Compare what was read (e->len bytes at the statement's REF) with its expected pattern; name
+ * the first difference. `op` names the access in the message ("read", "gpu0 read").
+ */
+int zd_exec_pattern_compare(struct zd_exec *e, const unsigned char *buf, const char *op)
 {
 	const struct zd_st_range *r = &e->st->u.range;
 	uint64_t off = r->ref.offset, len = e->len, j, b, wo, wi;
@@ -404,7 +407,7 @@ static int zd_vm_compare(struct zd_exec *e, const unsigned char *buf)
 	}
 	if (j == len)
 		return 0;
-	zd_vm_where(r, where, sizeof(where));
+	zd_exec_where(r, where, sizeof(where));
 	wi = b >> 2;
 	wo = wi << 2;
 	if (wo >= off && wo + 4 <= off + len) {
@@ -413,14 +416,14 @@ static int zd_vm_compare(struct zd_exec *e, const unsigned char *buf)
 			       (uint32_t)p[3] << 24;
 
 		return zd_vm_err(e, -EIO,
-				 "read at %s: word %llu (offset 0x%llx) is 0x%08x, expected 0x%08x",
-				 where, (unsigned long long)wi, (unsigned long long)wo, got,
+				 "%s at %s: word %llu (offset 0x%llx) is 0x%08x, expected 0x%08x",
+				 op, where, (unsigned long long)wi, (unsigned long long)wo, got,
 				 zd_scr_pattern_word(&r->pattern, wi));
 	}
 	return zd_vm_err(e, -EIO,
-			 "read at %s: byte at offset 0x%llx (in word %llu) is 0x%02x, expected "
+			 "%s at %s: byte at offset 0x%llx (in word %llu) is 0x%02x, expected "
 			 "0x%02x",
-			 where, (unsigned long long)b, (unsigned long long)wi, buf[j], want);
+			 op, where, (unsigned long long)b, (unsigned long long)wi, buf[j], want);
 }
 
 static int zd_vm_read(struct zd_exec *e)
@@ -438,7 +441,7 @@ static int zd_vm_read(struct zd_exec *e)
 	ret = zd_access_read(e->mm, e->addr, buf, e->len);
 	ret = zd_vm_access_ret(e, ret, "read");
 	if (!ret && r->has_expect)
-		ret = zd_vm_compare(e, buf);
+		ret = zd_exec_pattern_compare(e, buf, "read");
 	free(buf);
 	return ret;
 }
@@ -452,7 +455,7 @@ static int zd_vm_range_op(struct zd_exec *e)
 
 	if (!e->mm)
 		return zd_vm_err(e, -ENOENT, "process %s has no address space", r->process);
-	zd_vm_where(r, where, sizeof(where));
+	zd_exec_where(r, where, sizeof(where));
 	switch (st->kind) {
 	case ZD_ST_MUNMAP:
 		ret = zd_munmap(e->mm, e->addr, e->len);

@@ -163,6 +163,17 @@ struct zd_rmapping *zd_run_mapping(struct zd_rprocess *p, const char *name);
 int zd_run_ref_addr(struct zd_run *run, const char *process, const struct zd_scr_ref *ref,
 		    struct zd_rprocess **proc, struct zd_rmapping **map, uint64_t *addr);
 
+/* exec_vm.c: data patterns, shared by the CPU (§5) and device (§6) accesses. */
+void zd_exec_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, unsigned char *buf,
+			   size_t len);
+void zd_exec_where(const struct zd_st_range *r, char *buf, size_t n);
+int zd_exec_pattern_compare(struct zd_exec *e, const unsigned char *buf, const char *op);
+
+/* exec_dev.c: the §6 statements (DEV read ... fail-alloc); they define no names (no apply). */
+bool zd_stmt_is_dev(const struct zd_stmt *st);
+int zd_exec_dev_prepare(struct zd_run *run, struct zd_exec *e);
+void zd_exec_dev_action(struct zd_exec *e);
+
 /* expect_vm.c: `expect entry`, `dump mm`, and the folio behind a `P REF` (expect/dump page). */
 int zd_expect_vm_entry(struct zd_run *run, const struct zd_st_expect *x);
 int zd_expect_vm_dump_mm(struct zd_run *run, const char *process, FILE *out);
