@@ -286,34 +286,6 @@ static long zd_gup_locked(struct zd_mm *mm, uint64_t start, unsigned long nr_pag
 	return rc ? rc : n;
 }
 
-long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
-		       unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
-{
-	unsigned int flags = (gup_flags & ~ZD_FOLL_PIN) | ZD_FOLL_GET;
-	int ret;
-
-	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & ZD_FOLL_PIN))
-		return -EINVAL;
-	ret = zd_gup_check_args(flags, pfns);
-	if (ret)
-		return ret;
-	return nr_pages ? zd_gup_locked(mm, start, nr_pages, flags, pfns, h) : 0;
-}
-
-long zd_pin_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
-		       unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
-{
-	unsigned int flags = (gup_flags & ~ZD_FOLL_GET) | ZD_FOLL_PIN;
-	int ret;
-
-	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & ZD_FOLL_GET))
-		return -EINVAL;
-	ret = zd_gup_check_args(flags, pfns);
-	if (ret)
-		return ret;
-	return nr_pages ? zd_gup_locked(mm, start, nr_pages, flags, pfns, h) : 0;
-}
-
 /* ---- The fast path ---------------------------------------------------------------------------- */
 
 /* One page without mmap_lock: a speculative reference, then the entry is re-checked. */
@@ -386,30 +358,49 @@ static long zd_gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages
 	return (long)i + rest;
 }
 
-long zd_get_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
-			    unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
+/*
+ * The four entry points: the mode (GET or PIN) is the function's, never
+ * the caller's; the fast ones try the lockless path first.
+ */
+static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			 unsigned int gup_flags, unsigned long *pfns, struct zd_holder h, bool pin,
+			 bool fast)
 {
-	unsigned int flags = (gup_flags & ~ZD_FOLL_PIN) | ZD_FOLL_GET;
+	unsigned int mode = pin ? ZD_FOLL_PIN : ZD_FOLL_GET;
+	unsigned int flags = (gup_flags & ~(ZD_FOLL_GET | ZD_FOLL_PIN)) | mode;
 	int ret;
 
-	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & ZD_FOLL_PIN))
+	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & (pin ? ZD_FOLL_GET : ZD_FOLL_PIN)))
 		return -EINVAL;
 	ret = zd_gup_check_args(flags, pfns);
 	if (ret)
 		return ret;
-	return nr_pages ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) : 0;
+	if (!nr_pages)
+		return 0;
+	return fast ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) :
+		      zd_gup_locked(mm, start, nr_pages, flags, pfns, h);
+}
+
+long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
+{
+	return zd_gup_entry(mm, start, nr_pages, gup_flags, pfns, h, false, false);
+}
+
+long zd_pin_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+		       unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
+{
+	return zd_gup_entry(mm, start, nr_pages, gup_flags, pfns, h, true, false);
+}
+
+long zd_get_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
+			    unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
+{
+	return zd_gup_entry(mm, start, nr_pages, gup_flags, pfns, h, false, true);
 }
 
 long zd_pin_user_pages_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
 			    unsigned int gup_flags, unsigned long *pfns, struct zd_holder h)
 {
-	unsigned int flags = (gup_flags & ~ZD_FOLL_GET) | ZD_FOLL_PIN;
-	int ret;
-
-	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & ZD_FOLL_GET))
-		return -EINVAL;
-	ret = zd_gup_check_args(flags, pfns);
-	if (ret)
-		return ret;
-	return nr_pages ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) : 0;
+	return zd_gup_entry(mm, start, nr_pages, gup_flags, pfns, h, true, true);
 }

@@ -114,11 +114,25 @@ void zd_anon_vma_unlink(struct zd_vma *vma)
 	(void)last;
 }
 
+/* The VMAs of one list: an anon_vma's (anon_next links) or an i_mmap (file_next links). */
+static void zd_rmap_walk_list(struct zd_vma *vma, bool anon, struct zd_folio *folio,
+			      bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg)
+{
+	for (; vma; vma = anon ? vma->anon_next : vma->file_next) {
+		uint64_t addr;
+
+		if (folio->index < vma->pgoff)
+			continue;
+		addr = vma->start + ((folio->index - vma->pgoff) << ZD_PAGE_SHIFT);
+		if (addr >= vma->start && addr < vma->end && !fn(vma, addr, arg))
+			return;
+	}
+}
+
 void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 		  bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg)
 {
 	uintptr_t mapping = (uintptr_t)ZD_READ_ONCE(folio->mapping);
-	struct zd_vma *vma;
 
 	(void)w;
 	if (!mapping)
@@ -127,29 +141,13 @@ void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 		struct zd_anon_vma *av = (struct zd_anon_vma *)(mapping & ~ZD_PAGE_MAPPING_ANON);
 
 		zd_mutex_lock(&av->lock);
-		for (vma = av->vmas; vma; vma = vma->anon_next) {
-			uint64_t addr;
-
-			if (folio->index < vma->pgoff)
-				continue;
-			addr = vma->start + ((folio->index - vma->pgoff) << ZD_PAGE_SHIFT);
-			if (addr >= vma->start && addr < vma->end && !fn(vma, addr, arg))
-				break;
-		}
+		zd_rmap_walk_list(av->vmas, true, folio, fn, arg);
 		zd_mutex_unlock(&av->lock);
 	} else {
 		struct zd_address_space *as = (struct zd_address_space *)mapping;
 
 		zd_mutex_lock(&as->lock);
-		for (vma = as->i_mmap; vma; vma = vma->file_next) {
-			uint64_t addr;
-
-			if (folio->index < vma->pgoff)
-				continue;
-			addr = vma->start + ((folio->index - vma->pgoff) << ZD_PAGE_SHIFT);
-			if (addr >= vma->start && addr < vma->end && !fn(vma, addr, arg))
-				break;
-		}
+		zd_rmap_walk_list(as->i_mmap, false, folio, fn, arg);
 		zd_mutex_unlock(&as->lock);
 	}
 }
