@@ -77,7 +77,7 @@ static enum zd_memory_type zd_mem_from_script(enum zd_scr_mem m)
 	}
 }
 
-static int zd_new_handle_slot(struct zd_run *run, const char *name, size_t *slot)
+int zd_run_new_handle_slot(struct zd_run *run, const char *name, size_t *slot)
 {
 	struct zd_rhandle *h = realloc(run->handles, (run->nr_handles + 1) * sizeof(*h));
 
@@ -102,12 +102,19 @@ int zd_exec_prepare(struct zd_run *run, struct zd_exec *e)
 		return zd_exec_vm_prepare(run, e);
 	if (zd_stmt_is_dev(st))
 		return zd_exec_dev_prepare(run, e);
+	if (zd_stmt_is_gup(st))
+		return zd_exec_gup_prepare(run, e);
 	switch (st->kind) {
+	case ZD_ST_PUT:
+		/* a gup handle's pages; a handle not live now is the action's ENOENT */
+		zd_exec_gup_use_handle(run, e, st->u.handle.handle);
+		e->reason[0] = '\0';
+		return 0;
 	case ZD_ST_ALLOC_PAGE:
 	case ZD_ST_TRYGET:
 	case ZD_ST_GET_PAGEMAP:
 	case ZD_ST_P2P_ALLOC:
-		if (zd_new_handle_slot(run, st->u.handle.handle, &e->slot))
+		if (zd_run_new_handle_slot(run, st->u.handle.handle, &e->slot))
 			return zd_exec_err(e, -ENOMEM, "out of memory");
 		return 0;
 	default:
@@ -182,6 +189,8 @@ static int zd_exec_release(struct zd_exec *e, bool batched)
 	case ZD_H_REF:
 		zd_folios_put_refs(h->folios, NULL, h->nr, zd_handle_holder(slot));
 		return 0;
+	case ZD_H_GUP:
+		return zd_exec_gup_put(e); /* prepare resolved its pages into e */
 	case ZD_H_PAGES:
 		if (!batched || zd_device_type(h->dev) == ZD_MEMORY_DEVICE_PCI_P2PDMA)
 			return zd_device_free_pages(h->dev, h->folios, h->nr,
@@ -305,6 +314,10 @@ void zd_exec_action(struct zd_exec *e)
 		zd_exec_dev_action(e);
 		return;
 	}
+	if (zd_stmt_is_gup(st)) {
+		zd_exec_gup_action(e);
+		return;
+	}
 	switch (st->kind) {
 	case ZD_ST_REGIME:
 	case ZD_ST_RAM:
@@ -359,6 +372,10 @@ void zd_exec_apply(struct zd_run *run, struct zd_exec *e)
 		zd_exec_vm_apply(run, e);
 		return;
 	}
+	if (zd_stmt_is_gup(st)) {
+		zd_exec_gup_apply(run, e);
+		return;
+	}
 	switch (st->kind) {
 	case ZD_ST_DEVICE:
 		if (!e->new_dev)
@@ -392,13 +409,18 @@ void zd_exec_apply(struct zd_run *run, struct zd_exec *e)
 		for (i = 0; i < e->nr; i++)
 			h->folios[i] = e->folios[i];
 		h->pgmap = e->pgmap;
+		/* the pages `pinned H` reaches (a DEV alloc: its SIZE, in pages) */
+		zd_run_handle_list_pages(
+		    h, (unsigned long)((st->u.handle.size + ZD_PAGE_SIZE - 1) >> ZD_PAGE_SHIFT));
 		return;
 	case ZD_ST_FREE_PAGE:
 	case ZD_ST_P2P_FREE:
 	case ZD_ST_PUT:
 		h = zd_run_handle(run, st->u.handle.handle);
-		if (h)
+		if (h) {
 			h->ended = true;
+			zd_run_handle_drop_pages(h);
+		}
 		return;
 	default:
 		return;

@@ -334,10 +334,12 @@ void zd_exec_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, unsig
 	}
 }
 
-/* A location for messages: "P A+0x1000". */
+/* A location for messages: "P A+0x1000", or "handle H" for a pinned access. */
 void zd_exec_where(const struct zd_st_range *r, char *buf, size_t n)
 {
-	if (r->ref.offset)
+	if (r->handle)
+		snprintf(buf, n, "handle %s", r->handle);
+	else if (r->ref.offset)
 		snprintf(buf, n, "%s %s+%#llx", r->process, r->ref.mapping,
 			 (unsigned long long)r->ref.offset);
 	else

@@ -95,8 +95,9 @@ static void zd_run_task_fn(void *arg)
 }
 
 /*
- * Names a holder in traces and messages: the id of a handle holder is its slot + 1; the id of
- * a mapping holder is its address space (named after its live process).
+ * Names a holder in traces and messages: the id of a handle holder (and of the pin, pin-longterm
+ * and gup holders of a gup handle) is its slot + 1, shown as `handle:H`, `pin:H`, `gup:H`; the
+ * id of a mapping holder is its address space (named after its live process).
  */
 static void zd_run_namer(void *arg, struct zd_holder h, char *buf, size_t n)
 {
@@ -111,9 +112,10 @@ static void zd_run_namer(void *arg, struct zd_holder h, char *buf, size_t n)
 			}
 		}
 	}
-	if (h.kind == ZD_HOLD_HANDLE && h.id && h.id <= run->nr_handles &&
-	    run->handles[h.id - 1].name)
-		snprintf(buf, n, "handle:%s", run->handles[h.id - 1].name);
+	if ((h.kind == ZD_HOLD_HANDLE || h.kind == ZD_HOLD_PIN || h.kind == ZD_HOLD_GUP ||
+	     h.kind == ZD_HOLD_PIN_LONGTERM) &&
+	    h.id && h.id <= run->nr_handles && run->handles[h.id - 1].name)
+		snprintf(buf, n, "%s:%s", zd_holder_kind_name(h.kind), run->handles[h.id - 1].name);
 	else if (h.id)
 		snprintf(buf, n, "%s:%#lx", zd_holder_kind_name(h.kind), (unsigned long)h.id);
 	else
@@ -284,8 +286,10 @@ static void zd_run_teardown(struct zd_run *run)
 	for (i = 0; i < run->nr_devices; i++)
 		free(run->devices[i].name);
 	free(run->devices);
-	for (i = 0; i < run->nr_handles; i++)
+	for (i = 0; i < run->nr_handles; i++) {
 		free(run->handles[i].name);
+		free(run->handles[i].pfns);
+	}
 	free(run->handles);
 }
 

@@ -26,6 +26,7 @@ enum zd_handle_kind {
 	ZD_H_REF,    /* tryget: a folio reference */
 	ZD_H_PGMAP,  /* get-pagemap: a pgmap reference */
 	ZD_H_P2PMEM, /* DEV alloc: an in-kernel P2P allocation starting at pfn */
+	ZD_H_GUP,    /* gup: pages got or pinned (pfns[], gup_flags, holder) */
 };
 
 struct zd_rhandle {
@@ -36,6 +37,15 @@ struct zd_rhandle {
 	int nr;
 	struct zd_dev_pagemap *pgmap;
 	unsigned long pfn;
+	/*
+	 * Every page the handle holds, one pfn per 4 KiB page, in order: what `pinned H` reads
+	 * and writes. A gup handle owns the array from its statement's prepare on (the task
+	 * fills it); the other kinds get theirs when their statement is applied.
+	 */
+	unsigned long *pfns;
+	unsigned long nr_pfns;
+	unsigned int gup_flags;	 /* ZD_H_GUP: the statement's ZD_SCR_GUP_* */
+	struct zd_holder holder; /* ZD_H_GUP: who holds the references (pin:H, gup:H ...) */
 	bool ended; /* put, freed or never defined: the slot stays for the holder's name */
 };
 
@@ -114,6 +124,13 @@ struct zd_exec {
 	struct zd_device *vm_dev; /* mmap of a device */
 	uint64_t addr, len;	  /* the REF's address, the range's length */
 	uint64_t new_addr;	  /* mmap: where the mapping went */
+	/* §7 statements (exec_gup.c): the handle's pages, resolved by prepare */
+	unsigned long *pfns;	   /* gup: the new handle's array; put/unpin/pinned: the handle's */
+	unsigned long nr_pfns;	   /* gup: pages asked for; others: pages the handle holds */
+	long got;		   /* gup: pages obtained */
+	unsigned int gup_flags;	   /* the handle's ZD_SCR_GUP_* */
+	struct zd_holder holder;   /* the handle's holder */
+	enum zd_handle_kind hkind; /* put/unpin/pinned: the handle's kind */
 };
 
 /*
@@ -137,6 +154,8 @@ static inline int zd_exec_errcode(int ret)
 /* Run one file. Returns 0 passed, 1 failed, 2 syntax or usage error. */
 int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, int index);
 
+/* exec.c: reserve a handle slot for a defining statement (ended until it is applied). */
+int zd_run_new_handle_slot(struct zd_run *run, const char *name, size_t *slot);
 /* exec.c: on the runner thread, before the task: resolve names, reserve new handles. */
 int zd_exec_prepare(struct zd_run *run, struct zd_exec *e);
 /* exec.c: the statement's action, on a task. Fills e->ret / e->reason / outputs. */
@@ -173,6 +192,20 @@ int zd_exec_pattern_compare(struct zd_exec *e, const unsigned char *buf, const c
 bool zd_stmt_is_dev(const struct zd_stmt *st);
 int zd_exec_dev_prepare(struct zd_run *run, struct zd_exec *e);
 void zd_exec_dev_action(struct zd_exec *e);
+
+/* exec_gup.c: the §7 statements gup, unpin, pinned read / write (put: exec.c). */
+bool zd_stmt_is_gup(const struct zd_stmt *st);
+int zd_exec_gup_prepare(struct zd_run *run, struct zd_exec *e);
+void zd_exec_gup_action(struct zd_exec *e);
+void zd_exec_gup_apply(struct zd_run *run, struct zd_exec *e);
+/* exec_gup.c: `put H` of a gup handle (prepared into e as for unpin). */
+int zd_exec_gup_put(struct zd_exec *e);
+/* exec_gup.c: resolve an existing handle's pages into e (put, unpin, pinned). */
+int zd_exec_gup_use_handle(struct zd_run *run, struct zd_exec *e, const char *name);
+/* exec_gup.c: record the pages a non-gup handle holds (alloc-page, tryget, DEV alloc). */
+void zd_run_handle_list_pages(struct zd_rhandle *h, unsigned long p2p_pages);
+/* exec_gup.c: the handle's pages are no longer held: free the array. */
+void zd_run_handle_drop_pages(struct zd_rhandle *h);
 
 /* expect_vm.c: `expect entry`, `dump mm`, and the folio behind a `P REF` (expect/dump page). */
 int zd_expect_vm_entry(struct zd_run *run, const struct zd_st_expect *x);
