@@ -25,11 +25,14 @@
  *
  * pfns[0..ret) receive the pages (one per 4 KiB page); the references are
  * held by h (a pin by a ZD_HOLD_PIN holder, a get by a ZD_HOLD_GUP one).
- * Returns the number of pages (may be fewer than asked when the range ends),
- * or -EINVAL (flags), -EFAULT (no mapping / no permission / a fault failed),
+ * start need not be page aligned: the page holding it is the first (the
+ * kernel masks with PAGE_MASK). GUP stops at the first page it cannot take:
+ * after at least one page it returns the number taken (fewer than asked),
+ * whatever the error was; at the first page it returns the error:
+ * -EINVAL (flags), -EFAULT (no mapping / no permission / a fault failed),
  * -EREMOTEIO (P2PDMA without FOLL_PCI_P2PDMA), -EOPNOTSUPP (longterm FS DAX),
- * -ENOMEM, -EBUSY (a longterm migration failed). On an error nothing stays
- * held.
+ * -ENOMEM, -EBUSY (a longterm migration failed: the first failure stops the
+ * migrating, everything is unpinned). On an error nothing stays held.
  */
 long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
 		       unsigned int gup_flags, unsigned long *pfns, struct zd_holder h);

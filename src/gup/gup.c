@@ -221,13 +221,8 @@ static long zd_gup_slow(struct zd_mm *mm, uint64_t start, unsigned long nr_pages
 			break;
 	}
 	zd_up_read(&mm->mmap_lock);
-	if (ret && i == 0)
-		return ret;
-	if (ret && (ret != -EFAULT)) {
-		zd_gup_release(mm->world, pfns, i, flags, h);
-		return ret;
-	}
-	return (long)i;
+	/* __get_user_pages: an error after the first page returns what was taken. */
+	return i ? (long)i : ret;
 }
 
 /*
@@ -256,8 +251,12 @@ static int zd_check_and_migrate(struct zd_world *w, unsigned long *pfns, unsigne
 
 		if (!folio)
 			continue;
-		if (zd_folio_is_device_coherent(folio)) {
-			/* the pin becomes a reference; migration consumes it */
+		if (zd_folio_is_device_coherent(folio) && !ret) {
+			/*
+			 * The pin becomes a reference; migration consumes it. The
+			 * first failure ends the migrating: the rest are only unpinned
+			 * (migrate_longterm_unpinnable_folios).
+			 */
 			zd_folio_get(folio, tmp);
 			zd_gup_put_folio(folio, ZD_FOLL_PIN, h, false);
 			if (zd_migrate_device_coherent_folio(folio, tmp))
@@ -293,22 +292,35 @@ static bool zd_gup_fast_one(struct zd_mm *mm, uint64_t addr, unsigned int flags,
 			    unsigned long *pfn, struct zd_holder h)
 {
 	struct zd_world *w = mm->world;
+	struct zd_dev_pagemap *pgmap = NULL;
 	struct zd_folio *folio;
 	struct zd_slot slot;
 	unsigned long p;
+	bool got;
 	zd_pte_t e;
 
 	if (zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot))
 		return false;
 	e = zd_pte_read(slot.pte);
-	if (!zd_pte_present(e) || (e & (ZD_E_SPECIAL | ZD_E_DEVMAP)) ||
+	if (!zd_pte_present(e) || (e & ZD_E_SPECIAL) ||
 	    ((flags & ZD_FOLL_WRITE) && !(e & ZD_E_WRITE)))
-		return false; /* non-present, special, devmap (needs the pgmap), no permission */
+		return false; /* non-present, special, no permission */
+	/* A devmap entry (legacy, split) is never taken fast for a long-term pin. */
+	if ((e & ZD_E_DEVMAP) && (flags & ZD_FOLL_LONGTERM))
+		return false;
 	p = zd_pte_pfn(e) + ((addr & (zd_level_size(slot.level) - 1)) >> ZD_PAGE_SHIFT);
 	folio = zd_pfn_folio(w, p);
 	if (!folio || (zd_folio_is_pci_p2pdma(folio) && !(flags & ZD_FOLL_PCI_P2PDMA)))
 		return false;
-	if (!zd_folio_try_get(folio, h))
+	/* ... and otherwise under the pgmap's reference (get_dev_pagemap). */
+	if (e & ZD_E_DEVMAP) {
+		pgmap = zd_get_dev_pagemap(w, p);
+		if (!pgmap)
+			return false;
+	}
+	got = zd_folio_try_get(folio, h);
+	zd_put_dev_pagemap(pgmap);
+	if (!got)
 		return false;
 	if (zd_pte_read(slot.pte) != e || ((flags & ZD_FOLL_LONGTERM) &&
 					   !zd_folio_is_longterm_pinnable(folio)) ||
@@ -370,8 +382,9 @@ static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_page
 	unsigned int flags = (gup_flags & ~(ZD_FOLL_GET | ZD_FOLL_PIN)) | mode;
 	int ret;
 
-	if (!mm || (start & (ZD_PAGE_SIZE - 1)) || (gup_flags & (pin ? ZD_FOLL_GET : ZD_FOLL_PIN)))
+	if (!mm || (gup_flags & (pin ? ZD_FOLL_GET : ZD_FOLL_PIN)))
 		return -EINVAL;
+	start &= ~(uint64_t)(ZD_PAGE_SIZE - 1); /* the page holding start, as the kernel does */
 	ret = zd_gup_check_args(flags, pfns);
 	if (ret)
 		return ret;

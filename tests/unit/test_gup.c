@@ -104,7 +104,10 @@ static void test_arguments_and_zero_page(void **state)
 	assert_int_equal(zd_pin_user_pages(mm, a, 1, ZD_FOLL_LONGTERM | ZD_FOLL_PCI_P2PDMA, pfns, H),
 			 -EINVAL);
 	assert_int_equal(zd_pin_user_pages(mm, a, 1, 0, NULL, H), -EINVAL);
-	assert_int_equal(zd_pin_user_pages(mm, a + 1, 1, 0, pfns, H), -EINVAL);
+	/* an unaligned start means the page holding it (start & PAGE_MASK) */
+	assert_int_equal(zd_pin_user_pages(mm, a + 1, 1, 0, pfns, H), 1);
+	assert_int_equal(pfns[0], zd_folio_pfn(zd_zero_folio(w)));
+	zd_unpin_user_pages(w, pfns, 1, false, H);
 	assert_int_equal(zd_pin_user_pages(mm, a, 1, ZD_FOLL_WRITE, pfns, H), -EFAULT);
 	assert_int_equal(zd_pin_user_pages(mm, 0x1000, 1, 0, pfns, H), -EFAULT);
 	/* untouched anonymous memory: fast-only gets nothing; a read pin maps the zero page */
@@ -177,6 +180,20 @@ static void test_device_types(void **state)
 	assert_int_equal(zd_get_user_pages_fast(mm, p, 1, 0, pfns, G), -EREMOTEIO);
 	assert_int_equal(zd_get_user_pages(mm, p, 4, ZD_FOLL_PCI_P2PDMA, pfns, G), 4);
 	zd_put_user_pages(w, pfns, 4, G);
+	/* an error after the first page returns the pages taken (i ? i : ret) */
+	{
+		struct zd_mmap_args an = { .kind = ZD_MAP_ANON, .size = ZD_PAGE_SIZE,
+					   .prot = ZD_PROT_READ, .addr = p };
+		uint64_t q;
+
+		assert_int_equal(zd_munmap(mm, p, ZD_PAGE_SIZE), 0);
+		assert_int_equal(zd_mmap(mm, &an, &q), 0);
+		assert_int_equal(q, p);
+		assert_int_equal(zd_get_user_pages(mm, p, 3, 0, pfns, G), 1);
+		assert_int_equal(pfns[0], zd_folio_pfn(zd_zero_folio(w)));
+		zd_put_user_pages(w, pfns, 1, G);
+		assert_int_equal(zd_get_user_pages(mm, p + ZD_PAGE_SIZE, 1, 0, pfns, G), -EREMOTEIO);
+	}
 	assert_int_equal(zd_audit(w), 0);
 	assert_int_equal(zd_violation_count(w), 0);
 	zd_world_destroy(w);
