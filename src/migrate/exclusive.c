@@ -50,10 +50,12 @@ int zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner, struc
 	if (!zd_folio_try_get(folio, ZD_EXCLUSIVE_HOLDER))
 		return -EBUSY;
 	zd_folio_lock(folio);
-	zd_mmu_notifier_invalidate(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_EXCLUSIVE, owner);
+	zd_mmu_notifier_invalidate_start(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_EXCLUSIVE,
+					 owner);
 	zd_spin_lock(&slot.pt->ptl);
 	if (zd_pte_read(slot.pte) != e) {
 		zd_spin_unlock(&slot.pt->ptl);
+		zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
 		zd_folio_unlock(folio);
 		zd_folio_put(folio, ZD_EXCLUSIVE_HOLDER);
 		return -EBUSY;
@@ -62,6 +64,7 @@ int zd_make_device_exclusive(struct zd_mm *mm, uint64_t addr, void *owner, struc
 		zd_folio_set_flag(folio, ZD_PG_dirty);
 	zd_pte_write(slot.pte, zd_mk_swp(ZD_SWP_DEVICE_EXCLUSIVE, zd_pte_pfn(e), e & ZD_E_SOFT_DIRTY));
 	zd_spin_unlock(&slot.pt->ptl);
+	zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
 	*out = folio;
 	return 0;
 }

@@ -168,11 +168,12 @@ static bool zd_try_to_migrate_one(struct zd_vma *vma, uint64_t addr, void *arg)
 
 	if (zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot) || slot.level != ZD_LEVEL_PTE)
 		return true;
-	zd_mmu_notifier_invalidate(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR, NULL);
+	zd_mmu_notifier_invalidate_start(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR, NULL);
 	zd_spin_lock(&slot.pt->ptl);
 	e = zd_pte_read(slot.pte);
 	if (!zd_pte_maps_folio(e) || zd_pte_pfn(e) != t->folio->pfn) {
 		zd_spin_unlock(&slot.pt->ptl);
+		zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
 		return true;
 	}
 	page = zd_pfn_to_page(w, t->folio->pfn);
@@ -183,6 +184,7 @@ static bool zd_try_to_migrate_one(struct zd_vma *vma, uint64_t addr, void *arg)
 	zd_page_clear_flag(page, ZD_PG_anon_exclusive);
 	zd_pte_write(slot.pte, zd_mk_migration_entry(t->folio->pfn, write, exclusive, e));
 	zd_spin_unlock(&slot.pt->ptl);
+	zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
 	zd_rmap_remove(mm, t->folio, ZD_LEVEL_PTE);
 	zd_folio_put(t->folio, ZD_HOLDER(ZD_HOLD_MAPPING, mm));
 	return true;
@@ -313,13 +315,14 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *args)
 	args->cpages = 0;
 	memset(args->src, 0, args->npages * sizeof(*args->src));
 	memset(args->dst, 0, args->npages * sizeof(*args->dst));
-	zd_mmu_notifier_invalidate(args->mm, args->start, args->end, ZD_MMU_NOTIFY_MIGRATE,
-				   args->pgmap_owner);
+	zd_mmu_notifier_invalidate_start(args->mm, args->start, args->end, ZD_MMU_NOTIFY_MIGRATE,
+					 args->pgmap_owner);
 	for (i = 0, addr = args->start; i < args->npages; i++, addr += ZD_PAGE_SIZE) {
 		args->src[i] = zd_collect_page(args, vma, addr);
 		if (args->src[i] & ZD_MIGRATE_PFN_MIGRATE)
 			args->cpages++;
 	}
+	zd_mmu_notifier_invalidate_end(args->mm, args->start, args->end);
 	if (args->cpages)
 		args->cpages = zd_migrate_device_unmap(args->mm->world, args->src, args->npages,
 						       fault_folio);
@@ -375,6 +378,7 @@ static void zd_migrate_pages_common(struct zd_world *w, struct zd_migrate_vma *a
 				    unsigned long npages, struct zd_folio *fault_folio)
 {
 	bool notified = false;
+	uint64_t end_from = 0;
 	unsigned long i;
 
 	for (i = 0; i < npages; i++) {
@@ -396,8 +400,10 @@ static void zd_migrate_pages_common(struct zd_world *w, struct zd_migrate_vma *a
 			}
 			addr = args->start + (i << ZD_PAGE_SHIFT);
 			if (!notified) {
-				zd_mmu_notifier_invalidate(args->mm, addr, args->end,
-							   ZD_MMU_NOTIFY_MIGRATE, args->pgmap_owner);
+				zd_mmu_notifier_invalidate_start(args->mm, addr, args->end,
+								 ZD_MMU_NOTIFY_MIGRATE,
+								 args->pgmap_owner);
+				end_from = addr;
 				notified = true;
 			}
 			if (!zd_migrate_dst_ok(d) || !zd_migrate_insert_page(args, vma, addr, d))
@@ -427,6 +433,8 @@ static void zd_migrate_pages_common(struct zd_world *w, struct zd_migrate_vma *a
 			zd_folio_set_flag(d, ZD_PG_dirty);
 		zd_folio_set_flag(d, ZD_PG_uptodate);
 	}
+	if (notified)
+		zd_mmu_notifier_invalidate_end(args->mm, end_from, args->end);
 }
 
 void zd_migrate_vma_pages(struct zd_migrate_vma *args)

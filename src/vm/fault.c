@@ -187,18 +187,22 @@ static int zd_do_wp_page(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot
 		memcpy(zd_folio_data(w, copy), zd_page_data(w, zd_pte_pfn(e)), ZD_PAGE_SIZE);
 	zd_folio_add_new_anon(vma, copy, addr);
 	/* wp_page_copy: secondary MMUs drop what they mirror of the old page. */
-	zd_mmu_notifier_invalidate(mm, addr & ~(ZD_PAGE_SIZE - 1),
-				   (addr & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR,
-				   NULL);
+	zd_mmu_notifier_invalidate_start(mm, addr & ~(ZD_PAGE_SIZE - 1),
+					 (addr & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE,
+					 ZD_MMU_NOTIFY_CLEAR, NULL);
 	zd_spin_lock(&slot->pt->ptl);
 	if (zd_pte_read(slot->pte) != e) {
 		zd_spin_unlock(&slot->pt->ptl);
+		zd_mmu_notifier_invalidate_end(mm, addr & ~(ZD_PAGE_SIZE - 1),
+					       (addr & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE);
 		zd_folio_put(copy, ZD_HOLDER(ZD_HOLD_MAPPING, mm));
 		return 0;
 	}
 	zd_rmap_add(mm, copy, ZD_LEVEL_PTE, false);
 	zd_pte_write(slot->pte, zd_mk_pte(copy->pfn, wbits | ZD_E_YOUNG));
 	zd_spin_unlock(&slot->pt->ptl);
+	zd_mmu_notifier_invalidate_end(mm, addr & ~(ZD_PAGE_SIZE - 1),
+				       (addr & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE);
 	zd_mm_add_rss(mm, ZD_MM_ANONPAGES, 1);
 	if (folio) {
 		zd_mm_add_rss(mm, zd_mm_counter_of(vma, folio), -1);
@@ -283,7 +287,8 @@ int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *
 	} else {
 		zd_folio_lock(folio);
 	}
-	zd_mmu_notifier_invalidate(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_EXCLUSIVE, NULL);
+	zd_mmu_notifier_invalidate_start(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_EXCLUSIVE,
+					 NULL);
 	zd_spin_lock(&slot->pt->ptl);
 	if (zd_pte_read(slot->pte) == e)
 		zd_pte_write(slot->pte, zd_mk_pte(zd_pte_pfn(e),
@@ -293,6 +298,7 @@ int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *
 	else
 		ret = 0; /* changed meanwhile: the retry sees what is there now */
 	zd_spin_unlock(&slot->pt->ptl);
+	zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
 	zd_folio_unlock(folio);
 	zd_folio_put(folio, tmp);
 	return ret;

@@ -170,9 +170,11 @@ int zd_mm_fork(struct zd_mm *parent, const char *name, struct zd_mm **out)
 		if (!zd_vma_needs_copy(vma))
 			continue;
 		if (zd_vma_is_cow(vma))
-			zd_mmu_notifier_invalidate(parent, vma->start, vma->end,
-						   ZD_MMU_NOTIFY_PROTECTION_PAGE, NULL);
+			zd_mmu_notifier_invalidate_start(parent, vma->start, vma->end,
+							 ZD_MMU_NOTIFY_PROTECTION_PAGE, NULL);
 		zd_pt_for_each_leaf(parent, vma->start, vma->end, zd_fork_entry, &f);
+		if (zd_vma_is_cow(vma))
+			zd_mmu_notifier_invalidate_end(parent, vma->start, vma->end);
 		err = f.err;
 	}
 	zd_atomic_add_return_acq_rel(&parent->write_protect_seq, 1);

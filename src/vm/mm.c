@@ -91,6 +91,7 @@ static struct zd_mm *zd_mm_alloc(struct zd_world *w, const char *name)
 	zd_rwsem_init(&mm->mmap_lock);
 	zd_spin_lock_init(&mm->page_table_lock);
 	zd_spin_lock_init(&mm->notifier_lock);
+	zd_atomic_set_relaxed(&mm->notifier_walkers, 0);
 	mm->mmap_base = ZD_MMAP_BASE;
 	mm->pgd = zd_kzalloc(w, sizeof(*mm->pgd));
 	if (!mm->pgd) {
@@ -455,7 +456,7 @@ static int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 	ret = zd_vma_split_range(mm, start, end);
 	if (ret)
 		return ret;
-	zd_mmu_notifier_invalidate(mm, start, end, ZD_MMU_NOTIFY_UNMAP, NULL);
+	zd_mmu_notifier_invalidate_start(mm, start, end, ZD_MMU_NOTIFY_UNMAP, NULL);
 	for (pp = &mm->vmas; (vma = *pp);) {
 		if (vma->start >= start && vma->end <= end) {
 			zd_zap_vma_range(vma, vma->start, vma->end);
@@ -465,6 +466,7 @@ static int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 			pp = &vma->next;
 		}
 	}
+	zd_mmu_notifier_invalidate_end(mm, start, end);
 	return 0;
 }
 
@@ -495,7 +497,7 @@ int zd_madvise_dontneed(struct zd_mm *mm, uint64_t addr, uint64_t len)
 	if (ret)
 		return ret;
 	zd_down_read(&mm->mmap_lock);
-	zd_mmu_notifier_invalidate(mm, addr, end, ZD_MMU_NOTIFY_CLEAR, NULL);
+	zd_mmu_notifier_invalidate_start(mm, addr, end, ZD_MMU_NOTIFY_CLEAR, NULL);
 	for (vma = mm->vmas; vma; vma = vma->next) {
 		uint64_t s = vma->start > addr ? vma->start : addr;
 		uint64_t e = vma->end < end ? vma->end : end;
@@ -509,6 +511,7 @@ int zd_madvise_dontneed(struct zd_mm *mm, uint64_t addr, uint64_t len)
 			zd_split_huge_pmd(vma, e);
 		zd_zap_vma_range(vma, s, e);
 	}
+	zd_mmu_notifier_invalidate_end(mm, addr, end);
 	zd_up_read(&mm->mmap_lock);
 	return 0;
 }
@@ -569,7 +572,7 @@ int zd_mprotect(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned int prot
 	ret = zd_vma_split_range(mm, addr, end);
 	if (ret)
 		goto out;
-	zd_mmu_notifier_invalidate(mm, addr, end, ZD_MMU_NOTIFY_PROTECTION_VMA, NULL);
+	zd_mmu_notifier_invalidate_start(mm, addr, end, ZD_MMU_NOTIFY_PROTECTION_VMA, NULL);
 	for (vma = mm->vmas; vma; vma = vma->next) {
 		struct zd_mprotect_walk m = { vma, !!(prot & ZD_PROT_WRITE) };
 
@@ -583,6 +586,7 @@ int zd_mprotect(struct zd_mm *mm, uint64_t addr, uint64_t len, unsigned int prot
 		/* Entries never gain write here: the next write fault decides (reuse or COW). */
 		zd_pt_for_each_leaf(mm, vma->start, vma->end, zd_change_entry, &m);
 	}
+	zd_mmu_notifier_invalidate_end(mm, addr, end);
 out:
 	zd_up_write(&mm->mmap_lock);
 	return ret;
@@ -603,9 +607,10 @@ void zd_unmap_device_mappings(struct zd_world *w, const void *vm_private)
 		for (vma = mm->vmas; vma; vma = vma->next) {
 			if (vma->vm_private != vm_private)
 				continue;
-			zd_mmu_notifier_invalidate(mm, vma->start, vma->end, ZD_MMU_NOTIFY_CLEAR,
-						   NULL);
+			zd_mmu_notifier_invalidate_start(mm, vma->start, vma->end,
+							 ZD_MMU_NOTIFY_CLEAR, NULL);
 			zd_zap_vma_range(vma, vma->start, vma->end);
+			zd_mmu_notifier_invalidate_end(mm, vma->start, vma->end);
 		}
 		zd_up_read(&mm->mmap_lock);
 	}

@@ -222,6 +222,7 @@ struct zd_mm {
 	zd_atomic_t write_protect_seq; /* odd while fork write-protects (GUP-fast checks it) */
 	zd_spinlock_t notifier_lock;
 	struct zd_mmu_interval_notifier *notifiers;
+	zd_atomic_t notifier_walkers; /* invalidations walking the list (remove waits) */
 	struct zd_mm *next; /* the world's mms */
 };
 
@@ -300,6 +301,10 @@ int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr);
 
 /* ---- MMU notifiers -------------------------------------------------------------------- */
 
+void zd_mmu_notifier_invalidate_start(struct zd_mm *mm, uint64_t start, uint64_t end,
+				      enum zd_mmu_notify_event event, void *owner);
+void zd_mmu_notifier_invalidate_end(struct zd_mm *mm, uint64_t start, uint64_t end);
+/* _start and _end at once: only where no entry changes after the callbacks */
 void zd_mmu_notifier_invalidate(struct zd_mm *mm, uint64_t start, uint64_t end,
 				enum zd_mmu_notify_event event, void *owner);
 

@@ -96,6 +96,50 @@ static void test_notifier_events(void **state)
 	zd_world_destroy(w);
 }
 
+/*
+ * invalidate_range_start leaves the sequence odd until _end: a mirror that
+ * read the page table after the callbacks but before the entries changed
+ * must see its read_retry fail (the race that left a device mirror
+ * pointing at a page another device had migrated and freed).
+ */
+static void test_notifier_start_end(void **state)
+{
+	struct zd_world *w = new_world();
+	struct zd_mmap_args a = { .kind = ZD_MAP_ANON, .size = 8 * ZD_PAGE_SIZE,
+				  .prot = ZD_PROT_READ | ZD_PROT_WRITE };
+	struct seen s, t;
+	struct zd_mm *mm;
+	unsigned long seq;
+	uint64_t addr;
+
+	memset(&s, 0, sizeof(s));
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(zd_mm_create(w, "P", &mm), 0);
+	assert_int_equal(zd_mmap(mm, &a, &addr), 0);
+	assert_int_equal(zd_mmu_interval_notifier_insert(&s.mni, mm, addr, 8 * ZD_PAGE_SIZE, &ops), 0);
+	seq = zd_mmu_interval_read_begin(&s.mni);
+	zd_mmu_notifier_invalidate_start(mm, addr, addr + ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR, NULL);
+	assert_int_equal(s.n, 1);
+	assert_true(zd_atomic_ulong_read_acquire(&s.mni.invalidate_seq) & 1); /* still open */
+	assert_true(zd_mmu_interval_read_retry(&s.mni, seq));
+	/* overlapping invalidations: even again only when the last ends */
+	zd_mmu_notifier_invalidate_start(mm, addr, addr + 2 * ZD_PAGE_SIZE, ZD_MMU_NOTIFY_CLEAR, NULL);
+	/* a notifier inserted meanwhile has nothing of ours to end */
+	assert_int_equal(zd_mmu_interval_notifier_insert(&t.mni, mm, addr, ZD_PAGE_SIZE, &ops), 0);
+	zd_mmu_notifier_invalidate_end(mm, addr, addr + ZD_PAGE_SIZE);
+	assert_true(zd_atomic_ulong_read_acquire(&s.mni.invalidate_seq) & 1);
+	assert_false(zd_atomic_ulong_read_acquire(&t.mni.invalidate_seq) & 1);
+	zd_mmu_notifier_invalidate_end(mm, addr, addr + 2 * ZD_PAGE_SIZE);
+	assert_false(zd_atomic_ulong_read_acquire(&s.mni.invalidate_seq) & 1);
+	assert_int_equal(t.mni.active, 0);
+	seq = zd_mmu_interval_read_begin(&s.mni); /* does not wait: nothing open */
+	assert_false(zd_mmu_interval_read_retry(&s.mni, seq));
+	zd_mmu_interval_notifier_remove(&t.mni);
+	zd_mmu_interval_notifier_remove(&s.mni);
+	zd_mm_exit(mm);
+	zd_world_destroy(w);
+}
+
 struct found {
 	int n;
 	struct zd_mm *mms[4];
@@ -221,6 +265,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_notifier_events),
+	    cmocka_unit_test(test_notifier_start_end),
 		cmocka_unit_test(test_rmap_walk),
 		cmocka_unit_test(test_exclusive_restore),
 	};
