@@ -715,10 +715,15 @@ static void zd_dmirror_alloc_and_copy(struct zd_device *dev, struct zd_migrate_v
 	}
 }
 
-/* dmirror_migrate_finalize_and_map: the mirror maps the slots still migrating. */
+/*
+ * The mirror maps the slots still migrating (dmirror_migrate_finalize_and_map),
+ * and the driver takes a transient reference on each new page: see
+ * zd_dmirror_finalize_and_map.
+ */
 static unsigned long zd_dmirror_map_migrated(struct zd_dmirror_mirror *m,
-					     struct zd_migrate_vma *args)
+					     struct zd_migrate_vma *args, struct zd_holder h)
 {
+	struct zd_world *w = args->mm->world;
 	unsigned long i, n = 0;
 
 	zd_mutex_lock(&m->lock);
@@ -728,6 +733,7 @@ static unsigned long zd_dmirror_map_migrated(struct zd_dmirror_mirror *m,
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE) || dpfn == ZD_PFN_NONE)
 			continue;
 		n++;
+		zd_folio_get(zd_pfn_folio(w, dpfn), h);
 		if (zd_mirror_store(m, (args->start >> ZD_PAGE_SHIFT) + i, dpfn,
 				    (args->dst[i] & ZD_MIGRATE_PFN_WRITE) ? ZD_DPT_WRITE
 									  : ZD_DPT_READ))
@@ -740,13 +746,16 @@ static unsigned long zd_dmirror_map_migrated(struct zd_dmirror_mirror *m,
 
 /*
  * After finalize: an entry mapped above whose CPU entry does not map the new
- * page any more goes. An invalidation that ran between migrate_vma_setup and
- * the mirror update (a concurrent MADV_DONTNEED zapping the migration
- * entries, under mmap_lock for read as well) erased nothing of it yet, and
- * finalize then had no mapping to restore. Caller holds mmap_lock (read).
+ * page any more goes, and the transient references are dropped. An
+ * invalidation that ran between migrate_vma_setup and the mirror update (a
+ * concurrent MADV_DONTNEED zapping the migration entries, under mmap_lock
+ * for read as well) erased nothing of it yet, and finalize then had no
+ * mapping to restore. Caller holds mmap_lock (read).
  */
-static void zd_dmirror_recheck_migrated(struct zd_dmirror_mirror *m, struct zd_migrate_vma *args)
+static void zd_dmirror_recheck_migrated(struct zd_dmirror_mirror *m, struct zd_migrate_vma *args,
+					struct zd_holder h)
 {
+	struct zd_world *w = args->mm->world;
 	unsigned long i;
 
 	zd_mutex_lock(&m->lock);
@@ -768,6 +777,34 @@ static void zd_dmirror_recheck_migrated(struct zd_dmirror_mirror *m, struct zd_m
 			zd_mirror_erase_range(m, vpn, vpn + 1);
 	}
 	zd_mutex_unlock(&m->lock);
+	for (i = 0; i < args->npages; i++) {
+		unsigned long dpfn = zd_migrate_pfn_to_pfn(args->dst[i]);
+
+		if ((args->src[i] & ZD_MIGRATE_PFN_MIGRATE) && dpfn != ZD_PFN_NONE)
+			zd_folio_put(zd_pfn_folio(w, dpfn), h);
+	}
+}
+
+/*
+ * Closes a race test_hmm leaves open. Between the mirror update and the
+ * recheck, finalize may free a new page whose CPU entry a concurrent zap
+ * removed; were the page free, another migration could reuse it and a
+ * device READ (which looks pages up under m->lock) would follow the stale
+ * entry to someone else's data. So each new page stays referenced by the
+ * driver until the recheck has erased any stale entry. (m->lock cannot be
+ * held across finalize: its rmap walks take the anon_vma lock, under which
+ * invalidations call back into the mirror for m->lock.)
+ */
+static unsigned long zd_dmirror_finalize_and_map(struct zd_dmirror_mirror *m,
+						 struct zd_migrate_vma *args)
+{
+	struct zd_holder h = ZD_HOLDER(ZD_HOLD_TEMP, m);
+	unsigned long n;
+
+	n = zd_dmirror_map_migrated(m, args, h);
+	zd_migrate_vma_finalize(args);
+	zd_dmirror_recheck_migrated(m, args, h);
+	return n;
 }
 
 int zd_dmirror_migrate_to_dev(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
@@ -821,9 +858,7 @@ int zd_dmirror_migrate_to_dev(struct zd_device *dev, struct zd_mm *mm, uint64_t 
 			break;
 		zd_dmirror_alloc_and_copy(dev, &args, !!(vma->flags & ZD_VM_WRITE));
 		zd_migrate_vma_pages(&args);
-		res->cpages += zd_dmirror_map_migrated(m, &args);
-		zd_migrate_vma_finalize(&args);
-		zd_dmirror_recheck_migrated(m, &args);
+		res->cpages += zd_dmirror_finalize_and_map(m, &args);
 	}
 	zd_mmap_read_unlock(mm);
 	if (!ret)

@@ -293,8 +293,12 @@ static void *reader(void *arg)
 			continue;
 		if (ret)
 			error(c, "a read failed", wk->id, ret);
-		else if (!all(b, p))
+		else if (!all(b, p)) {
+			fprintf(stderr, "thread %d: page %u read %s holds %#x\n", wk->id, p,
+				it & 1 ? (it & 2 ? "by cxl0" : "by the private device") : "by the CPU",
+				b[0]);
 			error(c, "a constant page changed", wk->id, (int)p);
+		}
 	}
 	return NULL;
 }
