@@ -51,6 +51,7 @@ enum zd_invariant {
 	ZD_INV_BO_REFCOUNT_MISMATCH,	  /* migrate §6 C2 / issue 4: BO refs == pages in use */
 	ZD_INV_MIRROR_WRITE_STALE,	  /* migrate §6 M2 */
 	ZD_INV_MIRROR_ATOMIC_STALE,	  /* migrate §6 M3 */
+	ZD_INV_PIN_ACCOUNTING,		  /* migrate §6 G3 */
 	ZD_NR_INVARIANTS,
 };
 

@@ -191,6 +191,11 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 M3",
 		.summary = "a device mirror entry is atomic (exclusive) only while the CPU entry is device-exclusive",
 	},
+	[ZD_INV_PIN_ACCOUNTING] = {
+		.id = "pin-accounting",
+		.source = "migrate §6 G3",
+		.summary = "a pin is 1024 references on an order-0 folio, one reference and one pincount on a large one; the zero page is never counted",
+	},
 };
 /* clang-format on */
 

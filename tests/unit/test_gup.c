@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "sync/sync.h"
 #include "zonedev/zonedev.h"
 #include "zonedev/gup.h"
 #include "zonedev/migrate.h"
@@ -250,6 +251,92 @@ static void test_longterm_coherent(void **state)
 	zd_pgmap_free(pg);
 }
 
+/*
+ * The pin invariants broken on purpose: references booked by hand where GUP
+ * would never put them, and each time the auditor names the rule.
+ */
+static int no_migrate(struct zd_vm_fault *vmf)
+{
+	(void)vmf;
+	return ZD_VM_FAULT_SIGBUS; /* never reached: nothing maps these pages */
+}
+
+static const struct zd_dev_pagemap_ops priv_ops = { .folio_free = count_free,
+						    .migrate_to_ram = no_migrate };
+
+static struct zd_folio *device_folio(struct zd_dev_pagemap *pg, enum zd_memory_type type,
+				     const char *name)
+{
+	struct zd_folio *f;
+
+	assert_int_equal(zd_request_free_mem_region(w, 1 << 20, 4096, &pg->ranges[0]), 0);
+	pg->type = type;
+	pg->ops = type == ZD_MEMORY_DEVICE_PRIVATE ? &priv_ops : &coh_ops;
+	pg->owner = OWNER;
+	pg->name = name;
+	assert_int_equal(zd_memremap_pages(w, pg), 0);
+	f = zd_pfn_folio(w, pg->ranges[0].start >> ZD_PAGE_SHIFT);
+	assert_int_equal(zd_zone_device_folio_init(f, pg, 0, ZD_HOLDER(ZD_HOLD_DRIVER, 1)), 0);
+	return f;
+}
+
+/* The audit finds something, and every violation it adds is `inv`. */
+static void expect_only(enum zd_invariant inv)
+{
+	size_t i, before = zd_violation_count(w);
+
+	assert_true(zd_audit(w) > 0);
+	assert_true(zd_violation_count(w) > before);
+	for (i = before; i < zd_violation_count(w); i++)
+		assert_int_equal(zd_violation_get(w, i)->inv, inv);
+}
+
+static void test_audit_breaks_pin_invariants(void **state)
+{
+	struct zd_mm *mm = setup();
+	uint64_t a = map(mm, 2 << 20, true);
+	struct zd_dev_pagemap *pp = zd_pgmap_alloc(1), *pc = zd_pgmap_alloc(1);
+	struct zd_holder longterm = ZD_HOLDER(ZD_HOLD_PIN_LONGTERM, 3);
+	struct zd_folio *priv, *coh, *huge;
+	unsigned long pfn;
+
+	/* G1: a GUP reference on a device-private page */
+	priv = device_folio(pp, ZD_MEMORY_DEVICE_PRIVATE, "priv");
+	zd_folio_get(priv, G);
+	expect_only(ZD_INV_GUP_DEVICE_PRIVATE);
+	zd_folio_put(priv, G);
+	assert_int_equal(zd_audit(w), 0);
+	/* G2: a long-term pin on device-coherent memory */
+	coh = device_folio(pc, ZD_MEMORY_DEVICE_COHERENT, "coh");
+	zd_folio_ref_add(coh, ZD_GUP_PIN_COUNTING_BIAS, longterm);
+	expect_only(ZD_INV_LONGTERM_PIN_UNPINNABLE);
+	zd_folio_put_refs(coh, ZD_GUP_PIN_COUNTING_BIAS, longterm);
+	assert_int_equal(zd_audit(w), 0);
+	/* G3: an order-0 pin holder short of the bias */
+	zd_folio_ref_add(coh, 3, H);
+	expect_only(ZD_INV_PIN_ACCOUNTING);
+	zd_folio_put_refs(coh, 3, H);
+	assert_int_equal(zd_audit(w), 0);
+	/* G3: a large folio's pincount that its holders do not explain */
+	assert_int_equal(zd_pin_user_pages(mm, a, 1, 0, &pfn, H), 1);
+	huge = zd_pfn_folio(w, pfn);
+	assert_true(zd_folio_test_large(huge)); /* a `huge` mapping: a 2 MiB folio */
+	assert_int_equal(zd_audit(w), 0);
+	zd_atomic_add_return_relaxed(&huge->_pincount, 1);
+	expect_only(ZD_INV_PIN_ACCOUNTING);
+	zd_atomic_add_return_relaxed(&huge->_pincount, -1);
+	assert_int_equal(zd_audit(w), 0);
+	zd_unpin_user_pages(w, &pfn, 1, false, H);
+	/* G3: the zero page referenced */
+	zd_folio_get(zd_zero_folio(w), G);
+	expect_only(ZD_INV_PIN_ACCOUNTING);
+	zd_folio_put(zd_zero_folio(w), G);
+	assert_int_equal(zd_audit(w), 0);
+	zd_world_destroy(w);
+	zd_pgmap_free(pp);
+	zd_pgmap_free(pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_unshare_and_fork),
 		cmocka_unit_test(test_device_types),
 		cmocka_unit_test(test_longterm_coherent),
+		cmocka_unit_test(test_audit_breaks_pin_invariants),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
