@@ -341,13 +341,43 @@ static int zd_cmp_ulong(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* Erase every entry whose pfn is in pfns[0..n) (sorted). Caller holds m->lock. */
+/* Whether pfn is in pfns[0..n) (sorted, n > 0). */
+static bool zd_pfns_contain(const unsigned long *pfns, size_t n, unsigned long pfn)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pfns[mid] < pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && pfns[lo] == pfn;
+}
+
+/*
+ * Erase every entry whose pfn is in pfns[0..n) (sorted, n > 0). Caller holds
+ * m->lock. Entries outside [pfns[0], pfns[n - 1]] are kept without a search
+ * (one compare each), and the entries before the first one to erase are not
+ * rewritten. Still one pass over the whole mirror per call.
+ */
 static void zd_mirror_erase_pfns(struct zd_dmirror_mirror *m, const unsigned long *pfns, size_t n)
 {
-	size_t i, j = 0;
+	unsigned long first = pfns[0], span = pfns[n - 1] - pfns[0];
+	size_t i, j;
 
 	for (i = 0; i < m->nr; i++) {
-		if (bsearch(&m->pt[i].pfn, pfns, n, sizeof(*pfns), zd_cmp_ulong))
+		unsigned long pfn = m->pt[i].pfn;
+
+		if (pfn - first <= span && zd_pfns_contain(pfns, n, pfn))
+			break;
+	}
+	for (j = i; i < m->nr; i++) {
+		unsigned long pfn = m->pt[i].pfn;
+
+		if (pfn - first <= span && zd_pfns_contain(pfns, n, pfn))
 			continue;
 		m->pt[j++] = m->pt[i];
 	}
