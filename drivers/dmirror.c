@@ -837,68 +837,6 @@ static unsigned long zd_dmirror_finalize_and_map(struct zd_dmirror_mirror *m,
 	return n;
 }
 
-int zd_dmirror_migrate_to_dev(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
-			      struct zd_dmirror_result *res)
-{
-	struct zd_dmirror_result r;
-	struct zd_dmirror *dm;
-	struct zd_dmirror_mirror *m = NULL;
-	unsigned long *src = NULL, *dst = NULL, done;
-	uint64_t start, end = addr + len, next;
-	int ret;
-
-	if (!res)
-		res = &r;
-	res->cpages = res->faults = 0;
-	ret = zd_dmirror_check(dev, mm, addr, len);
-	if (ret)
-		return ret;
-	dm = dev->priv;
-	src = calloc(ZD_DMIRROR_MIGRATE_WINDOW, sizeof(*src));
-	dst = calloc(ZD_DMIRROR_MIGRATE_WINDOW, sizeof(*dst));
-	if (!src || !dst) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	zd_mmap_read_lock(mm);
-	ret = zd_mirror_get(dm, mm, &m);
-	for (start = addr; !ret && start < end; start = next) {
-		struct zd_vma *vma = zd_find_vma(mm, start);
-		struct zd_migrate_vma args;
-
-		if (!vma || !(vma->flags & ZD_VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = start + (ZD_DMIRROR_MIGRATE_WINDOW << ZD_PAGE_SHIFT);
-		if (next > end || next < start)
-			next = end;
-		if (next > vma->end)
-			next = vma->end;
-		memset(&args, 0, sizeof(args));
-		args.mm = mm;
-		args.start = start;
-		args.end = next;
-		args.src = src;
-		args.dst = dst;
-		args.pgmap_owner = dm;
-		args.flags = ZD_MIGRATE_VMA_SELECT_SYSTEM;
-		ret = zd_migrate_vma_setup(&args);
-		if (ret)
-			break;
-		zd_dmirror_alloc_and_copy(dev, &args, !!(vma->flags & ZD_VM_WRITE));
-		zd_migrate_vma_pages(&args);
-		res->cpages += zd_dmirror_finalize_and_map(m, &args);
-	}
-	zd_mmap_read_unlock(mm);
-	if (!ret)
-		ret = zd_dmirror_read_back(m, addr, len, &done);
-out_free:
-	free(src);
-	free(dst);
-	return ret;
-}
-
 /* ---- Migration back to system memory ------------------------------------------------------ */
 
 /*
@@ -993,13 +931,19 @@ static unsigned long zd_dmirror_select(const struct zd_device *dev)
 							 : ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 }
 
-int zd_dmirror_migrate_to_sys(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
-			      struct zd_dmirror_result *res)
+/*
+ * The commands' migrations go window by window (test_hmm's 64 MiB of pages at
+ * a time), each window within one readable VMA, under mmap_lock for read.
+ * `to_dev` moves system pages into the device and maps them in the mirror;
+ * otherwise the device's pages go back to system memory.
+ */
+static int zd_dmirror_migrate_range(struct zd_device *dev, struct zd_mm *mm, uint64_t addr,
+				    uint64_t len, struct zd_dmirror_result *res, bool to_dev)
 {
 	struct zd_dmirror_result r;
 	struct zd_dmirror *dm;
 	struct zd_dmirror_mirror *m = NULL;
-	unsigned long *src = NULL, *dst = NULL;
+	unsigned long *src = NULL, *dst = NULL, done;
 	uint64_t start, end = addr + len, next;
 	int ret;
 
@@ -1038,20 +982,40 @@ int zd_dmirror_migrate_to_sys(struct zd_device *dev, struct zd_mm *mm, uint64_t 
 		args.src = src;
 		args.dst = dst;
 		args.pgmap_owner = dm;
-		args.flags = zd_dmirror_select(dev);
+		args.flags = to_dev ? ZD_MIGRATE_VMA_SELECT_SYSTEM : zd_dmirror_select(dev);
 		ret = zd_migrate_vma_setup(&args);
 		if (ret)
 			break;
-		zd_dmirror_back_alloc_and_copy(dm, src, dst, args.npages, 1);
-		zd_migrate_vma_pages(&args);
-		res->cpages += zd_dmirror_count_moved(src, args.npages);
-		zd_migrate_vma_finalize(&args);
+		if (to_dev) {
+			zd_dmirror_alloc_and_copy(dev, &args, !!(vma->flags & ZD_VM_WRITE));
+			zd_migrate_vma_pages(&args);
+			res->cpages += zd_dmirror_finalize_and_map(m, &args);
+		} else {
+			zd_dmirror_back_alloc_and_copy(dm, src, dst, args.npages, 1);
+			zd_migrate_vma_pages(&args);
+			res->cpages += zd_dmirror_count_moved(src, args.npages);
+			zd_migrate_vma_finalize(&args);
+		}
 	}
 	zd_mmap_read_unlock(mm);
+	if (!ret && to_dev)
+		ret = zd_dmirror_read_back(m, addr, len, &done);
 out_free:
 	free(src);
 	free(dst);
 	return ret;
+}
+
+int zd_dmirror_migrate_to_dev(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			      struct zd_dmirror_result *res)
+{
+	return zd_dmirror_migrate_range(dev, mm, addr, len, res, true);
+}
+
+int zd_dmirror_migrate_to_sys(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			      struct zd_dmirror_result *res)
+{
+	return zd_dmirror_migrate_range(dev, mm, addr, len, res, false);
 }
 
 /*
