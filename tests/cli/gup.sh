@@ -8,19 +8,7 @@
 set -u
 Z=$1
 SRC=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-expect_rc() { # name want-rc cmd...
-	local name=$1 want=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, wanted $want"; cat "$tmp/out" "$tmp/err" | head -5; fi
-}
-has() { # name pattern file
-	if grep -qE -- "$2" "$3"; then ok "$1"; else bad "$1: no /$2/ in output"; head -5 "$3"; fi
-}
+. "$SRC/tests/cli/lib/checks.sh"
 
 cat >"$tmp/holders.zds" <<'S'
 process P
@@ -92,5 +80,4 @@ P gup g A 1000
 expect result pages=512
 S
 expect_rc "pins left at the end of a file" 0 "$Z" run "$tmp/leftover.zds"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

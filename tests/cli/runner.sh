@@ -6,19 +6,7 @@
 set -u
 Z=$1
 SRC=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-expect_rc() { # name want-rc cmd...
-	local name=$1 want=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, wanted $want"; cat "$tmp/out" "$tmp/err" | head -5; fi
-}
-has() { # name pattern file
-	if grep -qE -- "$2" "$3"; then ok "$1"; else bad "$1: no /$2/ in output"; head -5 "$3"; fi
-}
+. "$SRC/tests/cli/lib/checks.sh"
 
 cat >"$tmp/good.zds" <<'S'
 device gpu0 private 2M
@@ -106,5 +94,4 @@ expect_rc "bugs" 0 "$Z" bugs
 has "bugs list IDs" "^unplug-before-drain " "$tmp/out"
 expect_rc "sites" 0 "$Z" sites
 has "sites list memmap" "^memmap " "$tmp/out"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

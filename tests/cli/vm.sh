@@ -7,22 +7,7 @@
 set -u
 Z=$1
 SRC=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-expect_rc() { # name want-rc cmd...
-	local name=$1 want=$2; shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-	if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, wanted $want"; cat "$tmp/out" "$tmp/err" | head -5; fi
-}
-has() { # name pattern file
-	if grep -qE -- "$2" "$3"; then ok "$1"; else bad "$1: no /$2/ in output"; head -5 "$3"; fi
-}
-hasnt() { # name pattern file
-	if grep -qE -- "$2" "$3"; then bad "$1: /$2/ in output"; head -5 "$3"; else ok "$1"; fi
-}
+. "$SRC/tests/cli/lib/checks.sh"
 
 # a mismatch names the first differing 32-bit word, counted from the mapping's start
 cat >"$tmp/mismatch.zds" <<'S'
@@ -107,5 +92,4 @@ if [ ! -s "$tmp/out" ] || [ "$(cat "$tmp/out")" = "1 passed, 0 failed" ]; then o
 # every vm scenario passes under the regime it names
 expect_rc "scenarios/vm" 0 "$Z" run -q "$SRC/scenarios/vm"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
