@@ -252,6 +252,61 @@ static void test_longterm_coherent(void **state)
 }
 
 /*
+ * migrate_longterm_unpinnable_folios stops at the first coherent page it
+ * cannot move: the rest are only unpinned and stay in device memory, and
+ * the pin fails with EBUSY leaving nothing pinned.
+ */
+static void test_longterm_coherent_first_failure(void **state)
+{
+	struct zd_mm *mm = setup();
+	uint64_t a = map(mm, 2 * ZD_PAGE_SIZE, false);
+	struct zd_dev_pagemap *pg = zd_pgmap_alloc(1);
+	unsigned long src[2], dst[2], pfns[2];
+	struct zd_migrate_vma args = { .mm = mm, .start = a, .end = a + 2 * ZD_PAGE_SIZE,
+				       .src = src, .dst = dst, .pgmap_owner = OWNER,
+				       .flags = ZD_MIGRATE_VMA_SELECT_SYSTEM };
+	int i;
+
+	assert_int_equal(zd_request_free_mem_region(w, 1 << 20, 4096, &pg->ranges[0]), 0);
+	pg->type = ZD_MEMORY_DEVICE_COHERENT;
+	pg->ops = &coh_ops;
+	pg->owner = OWNER;
+	pg->name = "coh";
+	assert_int_equal(zd_memremap_pages(w, pg), 0);
+	zd_mmap_read_lock(mm);
+	assert_int_equal(zd_migrate_vma_setup(&args), 0);
+	for (i = 0; i < 2; i++) {
+		struct zd_folio *d = zd_pfn_folio(w, (pg->ranges[0].start >> ZD_PAGE_SHIFT) + i);
+
+		assert_int_equal(zd_zone_device_folio_init(d, pg, 0, ZD_MIGRATE_DST_HOLDER), 0);
+		dst[i] = zd_migrate_pfn(d->pfn);
+	}
+	zd_migrate_vma_pages(&args);
+	zd_migrate_vma_finalize(&args);
+	zd_mmap_read_unlock(mm);
+	for (i = 0; i < 2; i++)
+		assert_true(zd_folio_is_device_coherent(zd_mm_folio(mm, a + i * ZD_PAGE_SIZE)));
+	/* no RAM page for the first: the second is not even tried */
+	zd_world_fail(w, ZD_FAIL_RAM, 1);
+	assert_int_equal(zd_pin_user_pages(mm, a, 2, ZD_FOLL_LONGTERM, pfns, H), -EBUSY);
+	for (i = 0; i < 2; i++) {
+		struct zd_folio *f = zd_mm_folio(mm, a + i * ZD_PAGE_SIZE);
+
+		assert_true(zd_folio_is_device_coherent(f));
+		assert_int_equal(zd_folio_pincount(f), 0);
+	}
+	assert_int_equal(nr_freed, 0);
+	assert_int_equal(zd_audit(w), 0);
+	/* with RAM to spare both move and stay pinned */
+	assert_int_equal(zd_pin_user_pages(mm, a, 2, ZD_FOLL_LONGTERM, pfns, H), 2);
+	assert_int_equal(nr_freed, 2);
+	zd_unpin_user_pages(w, pfns, 2, false, H);
+	assert_int_equal(zd_violation_count(w), 0);
+	zd_world_destroy(w);
+	zd_pgmap_free(pg);
+}
+
+/*
  * The pin invariants broken on purpose: references booked by hand where GUP
  * would never put them, and each time the auditor names the rule.
  */
@@ -345,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_unshare_and_fork),
 		cmocka_unit_test(test_device_types),
 		cmocka_unit_test(test_longterm_coherent),
+		cmocka_unit_test(test_longterm_coherent_first_failure),
 		cmocka_unit_test(test_audit_breaks_pin_invariants),
 	};
 
