@@ -495,9 +495,15 @@ static void zd_dmirror_unmap_pfns(struct zd_dmirror *dm, unsigned long *pfns, si
 
 /* ---- Command plumbing -------------------------------------------------------------------- */
 
-/* Common validation (test_hmm's): a dmirror device still bound, a page-aligned range. */
-static int zd_dmirror_check(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len)
+/*
+ * Common validation (test_hmm's): a dmirror device still bound, a
+ * page-aligned range. The command's result (if any) starts at zero either way.
+ */
+static int zd_dmirror_check(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, uint64_t len,
+			    struct zd_dmirror_result *res)
 {
+	if (res)
+		res->cpages = res->faults = 0;
 	if (!zd_is_dmirror(dev) || !mm)
 		return -EINVAL;
 	if (dev->removed)
@@ -630,8 +636,7 @@ static int zd_dmirror_rw(struct zd_device *dev, struct zd_mm *mm, uint64_t addr,
 	unsigned long done = 0;
 	int ret;
 
-	res->cpages = res->faults = 0;
-	ret = zd_dmirror_check(dev, mm, addr, len);
+	ret = zd_dmirror_check(dev, mm, addr, len, res);
 	if (ret)
 		return ret;
 	m = zd_dmirror_mirror_locked(dev->priv, mm, &ret);
@@ -949,8 +954,7 @@ static int zd_dmirror_migrate_range(struct zd_device *dev, struct zd_mm *mm, uin
 
 	if (!res)
 		res = &r;
-	res->cpages = res->faults = 0;
-	ret = zd_dmirror_check(dev, mm, addr, len);
+	ret = zd_dmirror_check(dev, mm, addr, len, res);
 	if (ret)
 		return ret;
 	dm = dev->priv;
@@ -1067,8 +1071,7 @@ int zd_dmirror_exclusive(struct zd_device *dev, struct zd_mm *mm, uint64_t addr,
 
 	if (!res)
 		res = &r;
-	res->cpages = res->faults = 0;
-	ret = zd_dmirror_check(dev, mm, addr, len);
+	ret = zd_dmirror_check(dev, mm, addr, len, res);
 	if (ret)
 		return ret;
 	zd_mmap_read_lock(mm);
@@ -1113,7 +1116,7 @@ int zd_dmirror_check_exclusive(struct zd_device *dev, struct zd_mm *mm, uint64_t
 	if (!exclusive)
 		return -EINVAL;
 	*exclusive = false;
-	ret = zd_dmirror_check(dev, mm, addr, len);
+	ret = zd_dmirror_check(dev, mm, addr, len, NULL);
 	if (ret)
 		return ret;
 	m = zd_dmirror_mirror_locked(dev->priv, mm, &ret);
@@ -1203,7 +1206,7 @@ int zd_dmirror_snapshot(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, 
 
 	if (!codes)
 		return -EINVAL;
-	ret = zd_dmirror_check(dev, mm, addr, len);
+	ret = zd_dmirror_check(dev, mm, addr, len, NULL);
 	if (ret)
 		return ret;
 	memset(&mni, 0, sizeof(mni));
