@@ -60,6 +60,10 @@ struct zd_world {
 	struct zd_pgmap_registry *pgmaps;
 	struct zd_check *check;
 	struct zd_vm_world *vm;
+
+	/* memory failure (src/failure/): one handler at a time, as the kernel's mf_mutex */
+	zd_mutex_t mf_mutex;
+	zd_atomic_long_t nr_poisoned; /* num_poisoned_pages */
 };
 
 /* The world whose index is stored in a page's flags. */

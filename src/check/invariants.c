@@ -196,6 +196,11 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 G3",
 		.summary = "a pin is 1024 references on an order-0 folio, one reference and one pincount on a large one; the zero page is never counted",
 	},
+	[ZD_INV_POISONED_PAGE_HANDED_OUT] = {
+		.id = "poisoned-page-handed-out",
+		.source = "pgmap §5.34 / issue 6",
+		.summary = "a poisoned page is never handed out again: not free in an allocator, not mapped by a present entry",
+	},
 };
 /* clang-format on */
 

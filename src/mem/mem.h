@@ -142,6 +142,12 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order);
 /* Return a RAM folio whose refcount reached 0. */
 void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio);
 unsigned long zd_ram_free_pages(struct zd_world *w);
+/*
+ * Memory failure (take_page_off_buddy): if the RAM page is free in the
+ * allocator, take it out for good and return true; false if it is in use.
+ * Poisoned pages are never put back: the free path keeps them out too.
+ */
+bool zd_ram_take_off_buddy(struct zd_world *w, struct zd_page *page);
 unsigned long zd_ram_used_pages(struct zd_world *w);
 
 /* ---- Compound geometry (compound.c) --------------------------------------

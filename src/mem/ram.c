@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem/mem.h"
+#include "zonedev/check.h"
 
 #define ZD_BLOCK_ORDER ZD_PMD_ORDER
 #define ZD_BLOCK_PAGES (1ul << ZD_BLOCK_ORDER)
@@ -65,6 +66,9 @@ static void zd_freelist_push(struct zd_ram_allocator *a, unsigned long b, struct
 	p->zone_device_data = a->freelist[b];
 	a->freelist[b] = p;
 }
+
+static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long b,
+				      struct zd_page *page, unsigned long nr);
 
 /* Initialise the RAM memmap and the allocator. Called with no RAM in use. */
 static int zd_ram_setup(struct zd_world *w, unsigned long pages)
@@ -264,6 +268,10 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order)
 	for (i = 0; i < (1ul << order); i++) {
 		page[i].zone_device_data = NULL;
 		zd_page_flags_clear(&page[i], 1ul << ZD_PG_buddy);
+		/* Memory failure keeps poisoned pages off the free lists: this cannot happen. */
+		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
+			zd_report(w, ZD_INV_POISONED_PAGE_HANDED_OUT, page[i].pfn,
+				  "the RAM allocator handed out a poisoned page");
 	}
 	zd_prep_compound(page, order);
 	return (struct zd_folio *)page;
@@ -277,14 +285,24 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 	unsigned int order = zd_compound_order(page);
 	unsigned long b = (page - mem->ram->pages) / ZD_BLOCK_PAGES, i;
 
+	unsigned long nr_poisoned = 0;
+
 	if (order)
 		zd_clear_compound(page, order);
 	for (i = 0; i < (1ul << order); i++) {
-		zd_page_flags_clear(&page[i], ZD_PAGE_FLAGS_MASK);
-		zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
+		/* PG_hwpoison survives the free: memory failure's mark is for good. */
+		zd_page_flags_clear(&page[i], ZD_PAGE_FLAGS_MASK & ~(1ul << ZD_PG_hwpoison));
 		ZD_WRITE_ONCE(page[i].mapping, NULL);
 		page[i].index = 0;
 		page[i].private = 0;
+		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
+			nr_poisoned++;
+		else
+			zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
+	}
+	if (nr_poisoned) {
+		zd_ram_free_around_poison(a, b, page, 1ul << order);
+		return;
 	}
 	zd_spin_lock(&a->lock);
 	if (order == ZD_BLOCK_ORDER) {
@@ -306,6 +324,77 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 		}
 	}
 	zd_spin_unlock(&a->lock);
+}
+
+/*
+ * Memory failure's part of the allocator: a poisoned page never goes back.
+ * Free the healthy pages of a folio as order-0 pages (its block can never
+ * be whole again) and leave the poisoned ones out, as the kernel leaves a
+ * poisoned page with a reference nobody drops.
+ */
+static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long b,
+				      struct zd_page *page, unsigned long nr)
+{
+	unsigned long i;
+
+	zd_spin_lock(&a->lock);
+	for (i = nr; i-- > 0;) {
+		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
+			continue;
+		zd_freelist_push(a, b, &page[i]);
+		a->free_pages++;
+		if (++a->nfree[b] == 1)
+			zd_partial_add(a, b);
+	}
+	zd_spin_unlock(&a->lock);
+}
+
+bool zd_ram_take_off_buddy(struct zd_world *w, struct zd_page *page)
+{
+	struct zd_mem *mem = w->mem;
+	struct zd_ram_allocator *a = mem->ram_alloc;
+	unsigned long b, i, k, idx = (unsigned long)(page - mem->ram->pages);
+	struct zd_page **pp;
+	bool taken = false;
+
+	if (!a || idx >= mem->ram_pages)
+		return false;
+	b = idx / ZD_BLOCK_PAGES;
+	zd_spin_lock(&a->lock);
+	if (!zd_page_test_flag(page, ZD_PG_buddy))
+		goto out;
+	if (a->is_whole_list[b]) {
+		/* A whole block: it becomes partial, every page but this one on its list. */
+		for (k = 0; k < a->nwhole && a->whole[k] != b; k++)
+			;
+		if (k == a->nwhole)
+			goto out; /* (cannot happen: whole blocks are on the stack) */
+		memmove(&a->whole[k], &a->whole[k + 1], (a->nwhole - k - 1) * sizeof(*a->whole));
+		a->nwhole--;
+		a->is_whole_list[b] = false;
+		a->freelist[b] = NULL;
+		for (i = ZD_BLOCK_PAGES; i-- > 0;)
+			if (b * ZD_BLOCK_PAGES + i != idx)
+				zd_freelist_push(a, b, &mem->ram->pages[b * ZD_BLOCK_PAGES + i]);
+		a->nfree[b] = ZD_BLOCK_PAGES - 1;
+		zd_partial_add(a, b);
+	} else {
+		for (pp = &a->freelist[b]; *pp && *pp != page;
+		     pp = (struct zd_page **)&(*pp)->zone_device_data)
+			;
+		if (!*pp)
+			goto out;
+		*pp = page->zone_device_data;
+		if (--a->nfree[b] == 0)
+			zd_partial_del(a, b);
+	}
+	a->free_pages--;
+	page->zone_device_data = NULL;
+	zd_page_flags_clear(page, 1ul << ZD_PG_buddy);
+	taken = true;
+out:
+	zd_spin_unlock(&a->lock);
+	return taken;
 }
 
 unsigned long zd_ram_free_pages(struct zd_world *w)
