@@ -114,10 +114,11 @@ static int zd_mf_dev_pagemap(struct zd_world *w, unsigned long pfn, int flags,
 {
 	int ret = -ENXIO;
 
-	if (!zd_pgmap_pfn_valid(pgmap, pfn))
-		goto out; /* device metadata (the altmap prefix) cannot be recovered */
+	/* Device metadata (the altmap prefix) cannot be recovered. */
+	if (!zd_pgmap_pfn_valid(pgmap, pfn) && !zd_bug_on(w, ZD_BUG_MEMORY_FAILURE_METADATA))
+		goto out; /* BUG(memory-failure-metadata) skips this check */
+	zd_mf_check_callback_args(pgmap, pfn); /* invariant 12, for the op and the generic path */
 	if (pgmap->ops && pgmap->ops->memory_failure) {
-		zd_mf_check_callback_args(pgmap, pfn);
 		ret = pgmap->ops->memory_failure(pgmap, pfn, 1, flags);
 		if (ret != -EOPNOTSUPP)
 			goto out; /* the driver's answer is final */

@@ -248,6 +248,37 @@ static void test_memory_failure_args_broken(void **state)
 	zd_pgmap_free(pgmap);
 }
 
+/* The museum's memory-failure-metadata (legacy): an altmap-prefix pfn reaches the handler. */
+static void test_museum_metadata(void **state)
+{
+	struct zd_world *w = new_world(ZD_REGIME_LEGACY);
+	struct zd_dev_pagemap *pgmap;
+	unsigned long first;
+
+	(void)state;
+	assert_int_equal(zd_world_enable_bug(w, "memory-failure-metadata"), 0);
+	pgmap = generic_pgmap(w, true);
+	first = pgmap->ranges[0].start >> ZD_PAGE_SHIFT;
+	cb_calls = 0;
+	cb_ret = 0;
+	zd_memory_failure(w, first + 1, 0);
+	assert_int_equal(cb_calls, 1); /* the driver was handed device metadata */
+	assert_true(zd_violation_reported(w, ZD_INV_MEMORY_FAILURE_ARGS));
+	zd_world_destroy(w);
+	zd_pgmap_free(pgmap);
+
+	/* without the bug the same call is ENXIO and nothing is reported */
+	w = new_world(ZD_REGIME_LEGACY);
+	pgmap = generic_pgmap(w, true);
+	first = pgmap->ranges[0].start >> ZD_PAGE_SHIFT;
+	cb_calls = 0;
+	assert_int_equal(zd_memory_failure(w, first + 1, 0), -ENXIO);
+	assert_int_equal(cb_calls, 0);
+	assert_false(zd_violation_reported(w, ZD_INV_MEMORY_FAILURE_ARGS));
+	zd_world_destroy(w);
+	zd_pgmap_free(pgmap);
+}
+
 /* poisoned-page-handed-out broken on purpose: a poisoned page back on the free list, or mapped. */
 static void test_poisoned_handed_out_broken(void **state)
 {
@@ -282,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_device_callback_first),
 		cmocka_unit_test(test_memory_failure_args_broken),
 		cmocka_unit_test(test_poisoned_handed_out_broken),
+		cmocka_unit_test(test_museum_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
