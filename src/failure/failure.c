@@ -42,10 +42,11 @@ static int zd_mf_ram(struct zd_world *w, unsigned long pfn)
 
 	if (!page)
 		return -ENXIO;
-	if (zd_page_test_flag(page, ZD_PG_hwpoison))
-		return -EHWPOISON;
-	zd_mf_set_poison(w, page);
-	if (zd_ram_take_off_buddy(w, page))
+	ret = zd_ram_poison_page(w, page);
+	if (ret < 0)
+		return ret;
+	zd_atomic_long_add_return_relaxed(&w->nr_poisoned, 1);
+	if (ret)
 		return 0; /* it was free: nobody can get it now */
 	folio = zd_page_folio(page);
 	if (!zd_folio_try_get(folio, tmp))

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "mem/mem.h"
-#include "zonedev/check.h"
+#include "zonedev/failure.h"
 
 #define ZD_BLOCK_ORDER ZD_PMD_ORDER
 #define ZD_BLOCK_PAGES (1ul << ZD_BLOCK_ORDER)
@@ -268,10 +268,6 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order)
 	for (i = 0; i < (1ul << order); i++) {
 		page[i].zone_device_data = NULL;
 		zd_page_flags_clear(&page[i], 1ul << ZD_PG_buddy);
-		/* Memory failure keeps poisoned pages off the free lists: this cannot happen. */
-		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
-			zd_report(w, ZD_INV_POISONED_PAGE_HANDED_OUT, page[i].pfn,
-				  "the RAM allocator handed out a poisoned page");
 	}
 	zd_prep_compound(page, order);
 	return (struct zd_folio *)page;
@@ -285,7 +281,7 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 	unsigned int order = zd_compound_order(page);
 	unsigned long b = (page - mem->ram->pages) / ZD_BLOCK_PAGES, i;
 
-	unsigned long nr_poisoned = 0;
+	bool poisoned = false;
 
 	if (order)
 		zd_clear_compound(page, order);
@@ -295,16 +291,20 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 		ZD_WRITE_ONCE(page[i].mapping, NULL);
 		page[i].index = 0;
 		page[i].private = 0;
+	}
+	zd_spin_lock(&a->lock);
+	/* Under the lock, as memory failure marks pages (zd_ram_poison_page). */
+	for (i = 0; i < (1ul << order); i++) {
 		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
-			nr_poisoned++;
+			poisoned = true;
 		else
 			zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
 	}
-	if (nr_poisoned) {
+	if (poisoned) {
 		zd_ram_free_around_poison(a, b, page, 1ul << order);
+		zd_spin_unlock(&a->lock);
 		return;
 	}
-	zd_spin_lock(&a->lock);
 	if (order == ZD_BLOCK_ORDER) {
 		a->nfree[b] = ZD_BLOCK_PAGES;
 		a->is_whole_list[b] = true;
@@ -328,7 +328,7 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 
 /*
  * Memory failure's part of the allocator: a poisoned page never goes back.
- * Free the healthy pages of a folio as order-0 pages (its block can never
+ * With the allocator lock held, free the healthy pages of a folio as order-0 pages (its block can never
  * be whole again) and leave the poisoned ones out, as the kernel leaves a
  * poisoned page with a reference nobody drops.
  */
@@ -337,7 +337,6 @@ static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long 
 {
 	unsigned long i;
 
-	zd_spin_lock(&a->lock);
 	for (i = nr; i-- > 0;) {
 		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
 			continue;
@@ -346,23 +345,27 @@ static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long 
 		if (++a->nfree[b] == 1)
 			zd_partial_add(a, b);
 	}
-	zd_spin_unlock(&a->lock);
 }
 
-bool zd_ram_take_off_buddy(struct zd_world *w, struct zd_page *page)
+int zd_ram_poison_page(struct zd_world *w, struct zd_page *page)
 {
 	struct zd_mem *mem = w->mem;
 	struct zd_ram_allocator *a = mem->ram_alloc;
 	unsigned long b, i, k, idx = (unsigned long)(page - mem->ram->pages);
 	struct zd_page **pp;
-	bool taken = false;
+	int taken = 0;
 
 	if (!a || idx >= mem->ram_pages)
-		return false;
+		return -EINVAL;
 	b = idx / ZD_BLOCK_PAGES;
 	zd_spin_lock(&a->lock);
-	if (!zd_page_test_flag(page, ZD_PG_buddy))
+	if (zd_page_test_flag(page, ZD_PG_hwpoison)) {
+		taken = -EHWPOISON;
 		goto out;
+	}
+	zd_page_set_flag(page, ZD_PG_hwpoison);
+	if (!zd_page_test_flag(page, ZD_PG_buddy))
+		goto out; /* in use (or being handed out right now) */
 	if (a->is_whole_list[b]) {
 		/* A whole block: it becomes partial, every page but this one on its list. */
 		for (k = 0; k < a->nwhole && a->whole[k] != b; k++)
@@ -391,7 +394,7 @@ bool zd_ram_take_off_buddy(struct zd_world *w, struct zd_page *page)
 	a->free_pages--;
 	page->zone_device_data = NULL;
 	zd_page_flags_clear(page, 1ul << ZD_PG_buddy);
-	taken = true;
+	taken = 1;
 out:
 	zd_spin_unlock(&a->lock);
 	return taken;
