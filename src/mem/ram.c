@@ -90,8 +90,7 @@ static int zd_ram_setup(struct zd_world *w, unsigned long pages)
 	p = zd_kzalloc(w, zd_ram_alloc_bytes(a->nblocks));
 	if (!p)
 		goto err_alloc;
-	a->nfree = (unsigned int *)p;
-	p += a->nblocks * sizeof(unsigned int);
+	/* 8-byte arrays first: with an odd number of blocks the 4-byte one would misalign them. */
 	a->freelist = (struct zd_page **)p;
 	p += a->nblocks * sizeof(struct zd_page *);
 	a->whole = (unsigned long *)p;
@@ -100,6 +99,8 @@ static int zd_ram_setup(struct zd_world *w, unsigned long pages)
 	p += a->nblocks * sizeof(long);
 	a->pprev = (long *)p;
 	p += a->nblocks * sizeof(long);
+	a->nfree = (unsigned int *)p;
+	p += a->nblocks * sizeof(unsigned int);
 	a->is_whole_list = (bool *)p;
 	a->phead = -1;
 	zd_spin_lock_init(&a->lock);
@@ -147,7 +148,7 @@ static void zd_ram_teardown(struct zd_world *w)
 
 	if (!a)
 		return;
-	zd_kfree(w, a->nfree, zd_ram_alloc_bytes(a->nblocks));
+	zd_kfree(w, a->freelist, zd_ram_alloc_bytes(a->nblocks)); /* the arrays' one allocation */
 	zd_kfree(w, a, sizeof(*a));
 	zd_memmap_remove(w, mem->ram, false);
 	mem->ram = NULL;
