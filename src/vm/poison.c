@@ -120,13 +120,18 @@ static int zd_poison_mark(struct zd_mm *mm, const struct zd_poison_hit *hit, uns
 	return 1;
 }
 
-/* One address space: RAM - split huge leaves, then mark the bad page's PTEs; device - zap. */
+/*
+ * One address space: RAM - split huge leaves, then mark the bad page's PTEs;
+ * device - zap. mmap_lock is taken for write so no fault runs meanwhile: a
+ * fault that read the page as healthy has finished mapping it before the
+ * search, and one that starts after it sees the mark and refuses the page.
+ */
 static int zd_poison_mm(struct zd_poison_walk *pw, struct zd_mm *mm)
 {
 	int unmapped = 0;
 	size_t i;
 
-	zd_down_read(&mm->mmap_lock);
+	zd_down_write(&mm->mmap_lock);
 	if (!pw->device) {
 		pw->nr = 0;
 		pw->huge_only = true;
@@ -151,7 +156,7 @@ static int zd_poison_mm(struct zd_poison_walk *pw, struct zd_mm *mm)
 			unmapped += zd_poison_mark(mm, hit, pw->bad);
 		}
 	}
-	zd_up_read(&mm->mmap_lock);
+	zd_up_write(&mm->mmap_lock);
 	return unmapped;
 }
 
