@@ -68,7 +68,7 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
 	 "pages reused at another folio order keep head/order bits of the old folio", true},
     [ZD_BUG_MEMORY_FAILURE_METADATA] =
 	{"memory-failure-metadata", R(LEGACY),
-	 "mm: fix memory_failure() handling of dax-namespace metadata (Dan Williams, v5.12)",
+	 "34dc45be4563 mm: fix memory_failure() handling of dax-namespace metadata (v5.12)",
 	 "memory_failure handles a pfn of the altmap prefix (device metadata) as a data page",
 	 true},
 };
