@@ -9,6 +9,7 @@
 
 #include "runner.h"
 #include "zonedev/failure.h"
+#include "zonedev/gup.h"
 
 bool zd_stmt_is_failure(const struct zd_stmt *st)
 {
@@ -63,7 +64,9 @@ static const char *zd_failure_why(int ret)
 		return "the page cannot be handled: the zero page, a page in no DAX mapping "
 		       "(P2PDMA, an FS DAX page no file owns), or a page being freed";
 	case -EFAULT:
-		return "nothing is mapped there";
+		return "nothing can be mapped there (no VMA, or the fault failed)";
+	case -EREMOTEIO:
+		return "a P2PDMA page (GUP needs FOLL_PCI_P2PDMA)";
 	default:
 		return "memory_failure failed";
 	}
@@ -72,23 +75,36 @@ static const char *zd_failure_why(int ret)
 void zd_exec_failure_action(struct zd_exec *e)
 {
 	const struct zd_scr_loc *loc = &e->st->u.loc;
+	struct zd_holder gup = ZD_HOLDER(ZD_HOLD_GUP, e);
 	unsigned long pfn = e->pfn;
+	bool held = false;
 	int ret;
 
 	if (!loc->is_page) {
 		struct zd_entry_info info;
 
 		ret = zd_mm_entry(e->mm, e->addr, &info);
-		if (!ret && info.kind == ZD_ENTRY_NONE)
-			ret = -EFAULT;
+		if (!ret && info.kind == ZD_ENTRY_NONE) {
+			/*
+			 * Nothing mapped yet: fault it in as madvise(MADV_HWPOISON) does
+			 * (get_user_pages_fast of the page) and hold it across the handler.
+			 */
+			long got = zd_get_user_pages_fast(e->mm, e->addr, 1, ZD_FOLL_GET, &pfn, gup);
+
+			ret = got == 1 ? 0 : got < 0 ? (int)got : -EFAULT;
+			held = got == 1;
+		} else if (!ret) {
+			pfn = info.pfn;
+		}
 		if (ret) {
 			e->ret = zd_failure_err(e, ret, "poison %s at %#llx: %s", loc->process,
 						(unsigned long long)e->addr, zd_failure_why(ret));
 			return;
 		}
-		pfn = info.pfn;
 	}
 	ret = zd_memory_failure(e->run->w, pfn, ZD_MF_SW_SIMULATED);
+	if (held)
+		zd_put_user_pages(e->run->w, &pfn, 1, gup);
 	zd_failure_result(e, "pfn", (int64_t)pfn);
 	/* A second report of a poisoned RAM page (-EHWPOISON) leaves it as asked: success. */
 	zd_failure_result(e, "already", ret == -EHWPOISON);
