@@ -218,7 +218,8 @@ static int zd_dmirror_alloc_folio(struct zd_device *dev, unsigned int order, str
 	if (!folio)
 		return -ENOMEM;
 	folio->zone_device_data = NULL;
-	ret = zd_zone_device_folio_init(folio, folio->pgmap, order, h);
+	/* The pgmap through the page: a stale tail (bug stale-compound-reinit) links to its old head. */
+	ret = zd_zone_device_folio_init(folio, zd_page_pgmap(&folio->page), order, h);
 	if (ret) {
 		zd_spin_lock(&dev->lock);
 		zd_dmirror_push(dm, folio, order);

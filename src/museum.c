@@ -14,7 +14,7 @@
 static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
     [ZD_BUG_RELEASE_PAGES_DEVMAP] =
 	{"release-pages-devmap", R(LEGACY),
-	 "mm/swap: fix release_pages() when releasing devmap pages (2019, v5.3)",
+	 "c5d6c45e90c4 mm/swap: fix release_pages() when releasing devmap pages (v5.3)",
 	 "the batched release path bypasses put_page's devmap hook: the 2->1 free event is missed",
 	 true},
     [ZD_BUG_UNPLUG_BEFORE_DRAIN] =
