@@ -55,6 +55,7 @@ enum zd_invariant {
 	ZD_INV_MIGRATION_ENTRY_UNLOCKED,  /* migrate §6 P1/P2 */
 	ZD_INV_MIRROR_ENTRY_STALE,	  /* migrate §6 M1 */
 	ZD_INV_HMM_REMOTE_PRIVATE,	  /* migrate §6 M4 */
+	ZD_INV_GUP_ERROR_PINNED,	  /* migrate §6 G5 */
 	ZD_NR_INVARIANTS,
 };
 

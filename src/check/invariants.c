@@ -211,6 +211,11 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 M4",
 		.summary = "hmm_range_fault never reports a device-private page of another owner",
 	},
+	[ZD_INV_GUP_ERROR_PINNED] = {
+		.id = "gup-error-pinned",
+		.source = "migrate §6 G5",
+		.summary = "a long-term pin that returns an error has unpinned every page it pinned",
+	},
 };
 /* clang-format on */
 

@@ -11,6 +11,7 @@
 #include "zonedev/gup.h"
 #include "zonedev/migrate.h"
 #include "vm/vm.h"
+#include "gup/gup_internal.h"
 
 bool zd_folio_is_longterm_pinnable(const struct zd_folio *folio)
 {
@@ -475,6 +476,8 @@ static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_page
 {
 	unsigned int mode = pin ? ZD_FOLL_PIN : ZD_FOLL_GET;
 	unsigned int flags = (gup_flags & ~(ZD_FOLL_GET | ZD_FOLL_PIN)) | mode;
+	long before, got;
+	bool g5;
 	int ret;
 
 	if (!mm || (gup_flags & (pin ? ZD_FOLL_GET : ZD_FOLL_PIN)))
@@ -485,8 +488,14 @@ static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_page
 		return ret;
 	if (!nr_pages)
 		return 0;
-	return fast ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) :
-		      zd_gup_locked(mm, start, nr_pages, flags, pfns, h);
+	/* G5 is checked where holders are tracked (a scan of the ledger). */
+	g5 = (flags & ZD_FOLL_LONGTERM) && mm->world->track_holders;
+	before = g5 ? zd_gup_holder_refs(mm->world, h) : 0;
+	got = fast ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) :
+		     zd_gup_locked(mm, start, nr_pages, flags, pfns, h);
+	if (g5 && got < 0)
+		zd_gup_check_error_unpinned(mm->world, h, before, got);
+	return got;
 }
 
 long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
