@@ -45,7 +45,7 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
     [ZD_BUG_DEVMAP_WALKER_PUT] = {"devmap-walker-put", R(LEGACY) | R(SPLIT),
 				  "the rule that devmap entries carry no reference",
 				  "a page-table walker drops a reference a devmap entry never took",
-				  false},
+				  true},
     [ZD_BUG_P2P_ALLOC_INIT_FIRST_PAGE] =
 	{"p2p-alloc-init-first-page", R(UNIFIED),
 	 "review of the 2025 refcount series (Logan Gunthorpe)",
