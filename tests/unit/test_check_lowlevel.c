@@ -98,7 +98,9 @@ static void test_invariant_table(void **state)
 	    "mapping-unaccounted",   "gup-device-private",
 	    "longterm-pin-unpinnable", "bo-refcount-mismatch",
 	    "mirror-write-stale",    "mirror-atomic-stale",
-	    "pin-accounting",        "poisoned-page-handed-out",
+	    "pin-accounting",          "migration-entry-unlocked",
+	    "mirror-entry-stale",    "hmm-remote-private",
+	    "gup-error-pinned",      "poisoned-page-handed-out",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;
