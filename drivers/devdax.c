@@ -37,6 +37,9 @@ static int zd_devdax_fault(struct zd_vm_fault *vmf, unsigned int level)
 		return ZD_VM_FAULT_SIGBUS;
 	if (level == 1 && order)
 		return ZD_VM_FAULT_SIGBUS; /* a device with large folios maps them whole */
+	/* Memory failure marked the folio (its head): it is never mapped again. */
+	if (zd_page_test_flag(&folio->page, ZD_PG_hwpoison))
+		return ZD_VM_FAULT_HWPOISON;
 	return zd_vmf_insert_folio(vmf, folio, pfn, level, true);
 }
 

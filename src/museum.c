@@ -66,6 +66,11 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
 	{"stale-compound-reinit", R(UNIFIED),
 	 "zone_device folio re-initialisation fixes (2025-2026)",
 	 "pages reused at another folio order keep head/order bits of the old folio", true},
+    [ZD_BUG_MEMORY_FAILURE_METADATA] =
+	{"memory-failure-metadata", R(LEGACY),
+	 "34dc45be4563 mm: fix memory_failure() handling of dax-namespace metadata (v5.12)",
+	 "memory_failure handles a pfn of the altmap prefix (device metadata) as a data page",
+	 true},
 };
 
 const struct zd_bug_info *zd_bug_info(unsigned int index)

@@ -14,6 +14,7 @@
 #include "vm/vm.h"
 
 void zd_gup_audit(struct zd_world *w, struct zd_audit *a, void *arg);
+void zd_failure_audit(struct zd_world *w, struct zd_audit *a, void *arg);
 
 #define ZD_MAX_WORLDS (1u << ZD_PAGE_WORLD_BITS)
 
@@ -103,8 +104,11 @@ int zd_world_create(const struct zd_world_opts *opts, struct zd_world **out)
 	if (ret)
 		goto err_pgmaps;
 	ret = zd_audit_register(w, zd_gup_audit, NULL);
+	if (!ret)
+		ret = zd_audit_register(w, zd_failure_audit, NULL);
 	if (ret)
 		goto err_vm;
+	zd_mutex_init(&w->mf_mutex);
 	if (opts->trace)
 		zd_trace_enable(w, true);
 	*out = w;

@@ -35,6 +35,7 @@ enum zd_bug {
 	ZD_BUG_P2P_MMAP_ERROR_PAGE_REF,
 	ZD_BUG_FREE_PATH_REQUIRES_OPS,
 	ZD_BUG_STALE_COMPOUND_REINIT,
+	ZD_BUG_MEMORY_FAILURE_METADATA,
 	ZD_NR_BUGS,
 };
 
@@ -60,6 +61,10 @@ struct zd_world {
 	struct zd_pgmap_registry *pgmaps;
 	struct zd_check *check;
 	struct zd_vm_world *vm;
+
+	/* memory failure (src/failure/): one handler at a time, as the kernel's mf_mutex */
+	zd_mutex_t mf_mutex;
+	zd_atomic_long_t nr_poisoned; /* num_poisoned_pages */
 };
 
 /* The world whose index is stored in a page's flags. */

@@ -56,6 +56,7 @@ enum zd_invariant {
 	ZD_INV_MIRROR_ENTRY_STALE,	  /* migrate §6 M1 */
 	ZD_INV_HMM_REMOTE_PRIVATE,	  /* migrate §6 M4 */
 	ZD_INV_GUP_ERROR_PINNED,	  /* migrate §6 G5 */
+	ZD_INV_POISONED_PAGE_HANDED_OUT,  /* 34 / issue 6: a poisoned page is never used afresh */
 	ZD_NR_INVARIANTS,
 };
 

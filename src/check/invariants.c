@@ -216,6 +216,11 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 G5",
 		.summary = "a long-term pin that returns an error has unpinned every page it pinned",
 	},
+	[ZD_INV_POISONED_PAGE_HANDED_OUT] = {
+		.id = "poisoned-page-handed-out",
+		.source = "pgmap §5.34 / issue 6",
+		.summary = "a poisoned page is never handed out again: not free in an allocator, not mapped by a present entry",
+	},
 };
 /* clang-format on */
 

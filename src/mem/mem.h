@@ -142,6 +142,13 @@ struct zd_folio *zd_ram_alloc_pages(struct zd_world *w, unsigned int order);
 /* Return a RAM folio whose refcount reached 0. */
 void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio);
 unsigned long zd_ram_free_pages(struct zd_world *w);
+/*
+ * Memory failure: mark a RAM page PG_hwpoison under the allocator lock and,
+ * if it is free, take it out for good (take_page_off_buddy). Returns 1 (it
+ * was free), 0 (in use), -EHWPOISON (already marked), -EINVAL (not RAM).
+ * The free path, under the same lock, never puts a marked page back.
+ */
+int zd_ram_poison_page(struct zd_world *w, struct zd_page *page);
 unsigned long zd_ram_used_pages(struct zd_world *w);
 
 /* ---- Compound geometry (compound.c) --------------------------------------

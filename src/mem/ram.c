@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem/mem.h"
+#include "zonedev/failure.h"
 
 #define ZD_BLOCK_ORDER ZD_PMD_ORDER
 #define ZD_BLOCK_PAGES (1ul << ZD_BLOCK_ORDER)
@@ -66,6 +67,9 @@ static void zd_freelist_push(struct zd_ram_allocator *a, unsigned long b, struct
 	a->freelist[b] = p;
 }
 
+static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long b,
+				      struct zd_page *page, unsigned long nr);
+
 /* Initialise the RAM memmap and the allocator. Called with no RAM in use. */
 static int zd_ram_setup(struct zd_world *w, unsigned long pages)
 {
@@ -86,8 +90,7 @@ static int zd_ram_setup(struct zd_world *w, unsigned long pages)
 	p = zd_kzalloc(w, zd_ram_alloc_bytes(a->nblocks));
 	if (!p)
 		goto err_alloc;
-	a->nfree = (unsigned int *)p;
-	p += a->nblocks * sizeof(unsigned int);
+	/* 8-byte arrays first: with an odd number of blocks the 4-byte one would misalign them. */
 	a->freelist = (struct zd_page **)p;
 	p += a->nblocks * sizeof(struct zd_page *);
 	a->whole = (unsigned long *)p;
@@ -96,6 +99,8 @@ static int zd_ram_setup(struct zd_world *w, unsigned long pages)
 	p += a->nblocks * sizeof(long);
 	a->pprev = (long *)p;
 	p += a->nblocks * sizeof(long);
+	a->nfree = (unsigned int *)p;
+	p += a->nblocks * sizeof(unsigned int);
 	a->is_whole_list = (bool *)p;
 	a->phead = -1;
 	zd_spin_lock_init(&a->lock);
@@ -143,7 +148,7 @@ static void zd_ram_teardown(struct zd_world *w)
 
 	if (!a)
 		return;
-	zd_kfree(w, a->nfree, zd_ram_alloc_bytes(a->nblocks));
+	zd_kfree(w, a->freelist, zd_ram_alloc_bytes(a->nblocks)); /* the arrays' one allocation */
 	zd_kfree(w, a, sizeof(*a));
 	zd_memmap_remove(w, mem->ram, false);
 	mem->ram = NULL;
@@ -277,16 +282,30 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 	unsigned int order = zd_compound_order(page);
 	unsigned long b = (page - mem->ram->pages) / ZD_BLOCK_PAGES, i;
 
+	bool poisoned = false;
+
 	if (order)
 		zd_clear_compound(page, order);
 	for (i = 0; i < (1ul << order); i++) {
-		zd_page_flags_clear(&page[i], ZD_PAGE_FLAGS_MASK);
-		zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
+		/* PG_hwpoison survives the free: memory failure's mark is for good. */
+		zd_page_flags_clear(&page[i], ZD_PAGE_FLAGS_MASK & ~(1ul << ZD_PG_hwpoison));
 		ZD_WRITE_ONCE(page[i].mapping, NULL);
 		page[i].index = 0;
 		page[i].private = 0;
 	}
 	zd_spin_lock(&a->lock);
+	/* Under the lock, as memory failure marks pages (zd_ram_poison_page). */
+	for (i = 0; i < (1ul << order); i++) {
+		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
+			poisoned = true;
+		else
+			zd_page_flags_set(&page[i], 1ul << ZD_PG_buddy);
+	}
+	if (poisoned) {
+		zd_ram_free_around_poison(a, b, page, 1ul << order);
+		zd_spin_unlock(&a->lock);
+		return;
+	}
 	if (order == ZD_BLOCK_ORDER) {
 		a->nfree[b] = ZD_BLOCK_PAGES;
 		a->is_whole_list[b] = true;
@@ -306,6 +325,80 @@ void zd_ram_free_pages_folio(struct zd_world *w, struct zd_folio *folio)
 		}
 	}
 	zd_spin_unlock(&a->lock);
+}
+
+/*
+ * Memory failure's part of the allocator: a poisoned page never goes back.
+ * With the allocator lock held, free the healthy pages of a folio as order-0 pages (its block can never
+ * be whole again) and leave the poisoned ones out, as the kernel leaves a
+ * poisoned page with a reference nobody drops.
+ */
+static void zd_ram_free_around_poison(struct zd_ram_allocator *a, unsigned long b,
+				      struct zd_page *page, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = nr; i-- > 0;) {
+		if (zd_page_test_flag(&page[i], ZD_PG_hwpoison))
+			continue;
+		zd_freelist_push(a, b, &page[i]);
+		a->free_pages++;
+		if (++a->nfree[b] == 1)
+			zd_partial_add(a, b);
+	}
+}
+
+int zd_ram_poison_page(struct zd_world *w, struct zd_page *page)
+{
+	struct zd_mem *mem = w->mem;
+	struct zd_ram_allocator *a = mem->ram_alloc;
+	unsigned long b, i, k, idx = (unsigned long)(page - mem->ram->pages);
+	struct zd_page **pp;
+	int taken = 0;
+
+	if (!a || idx >= mem->ram_pages)
+		return -EINVAL;
+	b = idx / ZD_BLOCK_PAGES;
+	zd_spin_lock(&a->lock);
+	if (zd_page_test_flag(page, ZD_PG_hwpoison)) {
+		taken = -EHWPOISON;
+		goto out;
+	}
+	zd_page_set_flag(page, ZD_PG_hwpoison);
+	if (!zd_page_test_flag(page, ZD_PG_buddy))
+		goto out; /* in use (or being handed out right now) */
+	if (a->is_whole_list[b]) {
+		/* A whole block: it becomes partial, every page but this one on its list. */
+		for (k = 0; k < a->nwhole && a->whole[k] != b; k++)
+			;
+		if (k == a->nwhole)
+			goto out; /* (cannot happen: whole blocks are on the stack) */
+		memmove(&a->whole[k], &a->whole[k + 1], (a->nwhole - k - 1) * sizeof(*a->whole));
+		a->nwhole--;
+		a->is_whole_list[b] = false;
+		a->freelist[b] = NULL;
+		for (i = ZD_BLOCK_PAGES; i-- > 0;)
+			if (b * ZD_BLOCK_PAGES + i != idx)
+				zd_freelist_push(a, b, &mem->ram->pages[b * ZD_BLOCK_PAGES + i]);
+		a->nfree[b] = ZD_BLOCK_PAGES - 1;
+		zd_partial_add(a, b);
+	} else {
+		for (pp = &a->freelist[b]; *pp && *pp != page;
+		     pp = (struct zd_page **)&(*pp)->zone_device_data)
+			;
+		if (!*pp)
+			goto out;
+		*pp = page->zone_device_data;
+		if (--a->nfree[b] == 0)
+			zd_partial_del(a, b);
+	}
+	a->free_pages--;
+	page->zone_device_data = NULL;
+	zd_page_flags_clear(page, 1ul << ZD_PG_buddy);
+	taken = 1;
+out:
+	zd_spin_unlock(&a->lock);
+	return taken;
 }
 
 unsigned long zd_ram_free_pages(struct zd_world *w)

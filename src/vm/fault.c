@@ -107,6 +107,9 @@ static int zd_do_page_cache_fault(struct zd_vma *vma, uint64_t addr, bool write)
 	ret = zd_page_cache_get(vma->mapping, zd_vma_index(vma, addr), &folio);
 	if (ret)
 		return ZD_VM_FAULT_OOM;
+	/* A cached page memory failure poisoned is not mapped again (__do_fault's check). */
+	if (zd_page_test_flag(&folio->page, ZD_PG_hwpoison))
+		return ZD_VM_FAULT_HWPOISON;
 	if (zd_pt_walk(mm, addr, ZD_LEVEL_PTE, true, &slot))
 		return ZD_VM_FAULT_OOM;
 	if (write && !(vma->flags & ZD_VM_SHARED)) {

@@ -299,6 +299,15 @@ void zd_zap_vma_range(struct zd_vma *vma, uint64_t start, uint64_t end);
 /* Split a huge PMD leaf mapping an anonymous folio into PTEs. Caller holds mmap_lock. */
 int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr);
 
+/*
+ * Memory failure (src/vm/poison.c): take a poisoned folio away from every
+ * address space. RAM: each PTE mapping bad_pfn becomes a hwpoison entry
+ * (huge anonymous leaves are split first); ZONE_DEVICE: every leaf mapping
+ * any page of the folio is zapped whole. Returns the entries removed, or
+ * -ENOMEM if the search ran out of memory (some entries may remain).
+ */
+int zd_unmap_poisoned(struct zd_world *w, struct zd_folio *folio, unsigned long bad_pfn);
+
 /* ---- MMU notifiers -------------------------------------------------------------------- */
 
 void zd_mmu_notifier_invalidate_start(struct zd_mm *mm, uint64_t start, uint64_t end,

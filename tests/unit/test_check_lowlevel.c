@@ -100,7 +100,7 @@ static void test_invariant_table(void **state)
 	    "mirror-write-stale",    "mirror-atomic-stale",
 	    "pin-accounting",          "migration-entry-unlocked",
 	    "mirror-entry-stale",    "hmm-remote-private",
-	    "gup-error-pinned",
+	    "gup-error-pinned",      "poisoned-page-handed-out",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;

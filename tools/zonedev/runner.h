@@ -207,6 +207,11 @@ void zd_run_handle_list_pages(struct zd_rhandle *h, unsigned long p2p_pages);
 /* exec_gup.c: the handle's pages are no longer held: free the array. */
 void zd_run_handle_drop_pages(struct zd_rhandle *h);
 
+/* exec_failure.c: `poison` (§8): memory_failure on a page; defines no names (no apply). */
+bool zd_stmt_is_failure(const struct zd_stmt *st);
+int zd_exec_failure_prepare(struct zd_run *run, struct zd_exec *e);
+void zd_exec_failure_action(struct zd_exec *e);
+
 /* expect_vm.c: `expect entry`, `dump mm`, and the folio behind a `P REF` (expect/dump page). */
 int zd_expect_vm_entry(struct zd_run *run, const struct zd_st_expect *x);
 int zd_expect_vm_dump_mm(struct zd_run *run, const char *process, FILE *out);
