@@ -52,6 +52,9 @@ enum zd_invariant {
 	ZD_INV_MIRROR_WRITE_STALE,	  /* migrate §6 M2 */
 	ZD_INV_MIRROR_ATOMIC_STALE,	  /* migrate §6 M3 */
 	ZD_INV_PIN_ACCOUNTING,		  /* migrate §6 G3 */
+	ZD_INV_FSDAX_ASSOCIATION,	  /* 27 */
+	ZD_INV_FSDAX_ENTRY_ORDER,	  /* 28 */
+	ZD_INV_FSDAX_BUSY_BLOCK_FREED,	  /* 29, 30 */
 	ZD_NR_INVARIANTS,
 };
 

@@ -98,7 +98,8 @@ static void test_invariant_table(void **state)
 	    "mapping-unaccounted",   "gup-device-private",
 	    "longterm-pin-unpinnable", "bo-refcount-mismatch",
 	    "mirror-write-stale",    "mirror-atomic-stale",
-	    "pin-accounting",
+	    "pin-accounting",	     "fsdax-association",
+	    "fsdax-entry-order",     "fsdax-busy-block-freed",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;
