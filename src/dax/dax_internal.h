@@ -40,7 +40,9 @@ struct zd_daxfs {
 	struct zd_world *w;
 	const char *name; /* the device's */
 	struct zd_dev_pagemap *pgmap;
+	struct zd_memmap_range *memmap; /* the pgmap's struct pages (while it is live) */
 	unsigned long first_pfn, nr_blocks;
+	unsigned long hint;	 /* where the next block search starts (next fit) */
 	unsigned int align_order;
 	zd_mutex_t lock;	 /* the whole filesystem (i_rwsem + invalidate_lock of every file) */
 	unsigned int *blkref;	 /* files whose blocks[] name each block (reflink shares) */

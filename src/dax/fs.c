@@ -28,13 +28,13 @@ static const struct zd_type_policy *zd_daxfs_policy(struct zd_daxfs *fs)
 
 struct zd_folio *zd_daxfs_block_folio(struct zd_daxfs *fs, unsigned long blk)
 {
-	return blk < fs->nr_blocks ? zd_pfn_folio(fs->w, fs->first_pfn + blk) : NULL;
+	return blk < fs->nr_blocks ? zd_memmap_folio(fs->memmap, fs->first_pfn + blk) : NULL;
 }
 
 static struct zd_folio *zd_daxfs_block_page(struct zd_daxfs *fs, unsigned long blk)
 {
 	/* the block's own struct page, viewed as an order-0 folio (no compound lookup) */
-	return (struct zd_folio *)zd_pfn_to_page(fs->w, fs->first_pfn + blk);
+	return (struct zd_folio *)zd_memmap_page(fs->memmap, fs->first_pfn + blk);
 }
 
 bool zd_dax_folio_busy(const struct zd_folio *folio)
@@ -115,20 +115,27 @@ static bool zd_daxfs_block_free(struct zd_daxfs *fs, unsigned long blk)
 {
 	struct zd_folio *page = zd_daxfs_block_page(fs, blk);
 
-	return !fs->blkref[blk] && !zd_folio_test_large(zd_pfn_folio(fs->w, page->pfn)) &&
+	return !fs->blkref[blk] && !zd_folio_test_large(zd_memmap_folio(fs->memmap, page->pfn)) &&
 	       zd_folio_idle(page);
 }
 
-/* A free extent of 2^order blocks aligned to its size, or -1. */
+/* A free extent of 2^order blocks aligned to its size (next fit from the hint), or -1. */
 static long zd_daxfs_find_extent(struct zd_daxfs *fs, unsigned int order)
 {
-	unsigned long n = 1ul << order, b, i;
+	unsigned long n = 1ul << order, start, b, i, tried;
 
-	for (b = 0; b + n <= fs->nr_blocks; b += n) {
+	if (n > fs->nr_blocks)
+		return -1;
+	start = (fs->hint + n - 1) & ~(n - 1);
+	for (tried = 0, b = start; tried < fs->nr_blocks; tried += n, b += n) {
+		if (b + n > fs->nr_blocks)
+			b = 0;
 		for (i = 0; i < n && zd_daxfs_block_free(fs, b + i); i++)
 			;
-		if (i == n)
+		if (i == n) {
+			fs->hint = b + n;
 			return (long)b;
+		}
 	}
 	return -1;
 }
@@ -137,7 +144,6 @@ static void zd_daxfs_take(struct zd_daxfs *fs, unsigned long blk)
 {
 	if (!fs->blkref[blk]++)
 		fs->nr_free--;
-	fs->used[blk] = true;
 }
 
 static void zd_daxfs_release(struct zd_daxfs *fs, unsigned long blk)
@@ -146,14 +152,19 @@ static void zd_daxfs_release(struct zd_daxfs *fs, unsigned long blk)
 		fs->nr_free++;
 }
 
-/* New blocks read as zeroes. */
+/* New blocks read as zeroes: a block used before is cleared, a fresh one is zero already. */
 static void zd_daxfs_zero(struct zd_daxfs *fs, unsigned long blk, unsigned long n)
 {
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		void *data = zd_page_data(fs->w, fs->first_pfn + blk + i);
+		void *data;
 
+		if (!fs->used[blk + i]) {
+			fs->used[blk + i] = true;
+			continue;
+		}
+		data = zd_page_data(fs->w, fs->first_pfn + blk + i);
 		if (data)
 			memset(data, 0, ZD_PAGE_SIZE);
 	}
@@ -230,7 +241,7 @@ static void zd_dax_disassoc_folio(struct zd_daxfs *fs, struct zd_folio *folio)
 	if (!order)
 		return;
 	for (i = 0; i < (1ul << order); i++) {
-		struct zd_folio *page = (struct zd_folio *)zd_pfn_to_page(fs->w, folio->pfn + i);
+		struct zd_folio *page = (struct zd_folio *)zd_memmap_page(fs->memmap, folio->pfn + i);
 
 		if (zd_atomic_read_relaxed(&page->_refcount) != zd_daxfs_policy(fs)->free_refcount)
 			zd_report(fs->w, ZD_INV_FSDAX_ASSOCIATION, folio->pfn + i,
@@ -269,7 +280,7 @@ static bool zd_dax_entry_possible(struct zd_daxfs *fs, struct zd_dax_file *f, un
 	for (i = 0; i < n; i++) {
 		struct zd_folio *page = zd_daxfs_block_page(fs, (unsigned long)b + i);
 
-		if (zd_pfn_folio(fs->w, page->pfn) != page || ZD_READ_ONCE(page->mapping) ||
+		if (zd_memmap_folio(fs->memmap, page->pfn) != page || ZD_READ_ONCE(page->mapping) ||
 		    page->share || zd_atomic_read_relaxed(&page->_refcount) ||
 		    zd_page_test_flag(&page->page, ZD_PG_hwpoison))
 			return false;
@@ -290,7 +301,7 @@ static void zd_dax_insert_entry(struct zd_daxfs *fs, struct zd_dax_file *f, unsi
 	if (order && zd_daxfs_policy(fs)->large_folios) {
 		struct zd_folio *head = zd_daxfs_block_page(fs, b);
 
-		if (zd_pfn_folio(fs->w, head->pfn) == head && !zd_folio_test_large(head)) {
+		if (zd_memmap_folio(fs->memmap, head->pfn) == head && !zd_folio_test_large(head)) {
 			zd_prep_compound(&head->page, order); /* dax_folio_init */
 			if (zd_tracing(fs->w))
 				zd_trace_event(fs->w, head->pfn, fs->name, "dax_folio_init",
@@ -345,19 +356,31 @@ static void zd_dax_round_entries(struct zd_dax_file *f, unsigned long *start, un
 
 /* ---- Layout breaking (dax_break_layout) ------------------------------------------------------- */
 
+/*
+ * dax_layout_busy_page_range: the first busy page among the file's entries
+ * in [start, end) (a block without an entry here is not mapped through this
+ * file, so not pinned through it either); *at is its file page.
+ */
 static struct zd_folio *zd_dax_busy_page(struct zd_daxfs *fs, struct zd_dax_file *f,
-					 unsigned long start, unsigned long end)
+					 unsigned long start, unsigned long end, unsigned long *at)
 {
-	unsigned long i;
+	bool large = zd_daxfs_policy(fs)->large_folios;
+	unsigned long i, step;
 
-	for (i = start; i < end; i++) {
+	for (i = start; i < end; i += step) {
 		struct zd_folio *folio;
+		signed char order = f->eorder[i];
 
-		if (f->blocks[i] < 0)
+		step = 1;
+		if (order == ZD_DAX_NO_ENTRY || f->blocks[i] < 0)
 			continue;
 		folio = zd_daxfs_block_folio(fs, (unsigned long)f->blocks[i]);
-		if (folio && zd_dax_folio_busy(folio))
+		if (order > 0 && large)
+			step = (1ul << order) - (i & ((1ul << order) - 1)); /* one folio */
+		if (zd_dax_folio_busy(folio)) {
+			*at = i;
 			return folio;
+		}
 	}
 	return NULL;
 }
@@ -400,7 +423,8 @@ static int zd_dax_break_layout(struct zd_daxfs *fs, struct zd_dax_file *f, unsig
 			       unsigned long end, const char *op)
 {
 	const struct zd_type_policy *tp = zd_daxfs_policy(fs);
-	unsigned long s, e, i;
+	unsigned long s, e, i, pos = 0, at = 0;
+	bool waited = false;
 
 	for (;;) {
 		struct zd_dax_waiter wt = {.file = f};
@@ -412,10 +436,22 @@ static int zd_dax_break_layout(struct zd_daxfs *fs, struct zd_dax_file *f, unsig
 		if (s >= e)
 			return 0;
 		zd_dax_round_entries(f, &s, &e);
-		zd_unmap_mapping_pages(&f->as, s, e - s);
-		wt.folio = zd_dax_busy_page(fs, f, s, e);
-		if (!wt.folio)
-			break;
+		if (pos < s)
+			pos = s;
+		/*
+		 * After a wait the scan resumes at the page that was busy (the
+		 * pages before it were idle); once it reaches the end, one more
+		 * pass from the start catches what was mapped and pinned meanwhile.
+		 */
+		zd_unmap_mapping_pages(&f->as, pos, e - pos);
+		wt.folio = zd_dax_busy_page(fs, f, pos, e, &at);
+		if (!wt.folio) {
+			if (!waited)
+				break;
+			waited = false;
+			pos = s;
+			continue;
+		}
 		if (zd_tracing(fs->w))
 			zd_trace_event(fs->w, wt.folio->pfn, fs->name, "dax_layout_busy_page",
 				       "%s %s: refcount=%d mapcount=%d, busy while refcount%s > %d",
@@ -438,6 +474,8 @@ static int zd_dax_break_layout(struct zd_daxfs *fs, struct zd_dax_file *f, unsig
 				       zd_folio_ref_count(wt.folio));
 		if (f->deleted)
 			return -ENOENT;
+		pos = at;
+		waited = true;
 	}
 	/* Nothing busy: the entries go (and with the last of a folio, its association). */
 	for (i = s; i < e; i++)
@@ -694,7 +732,7 @@ static int zd_dax_fault_locked(struct zd_daxfs *fs, struct zd_dax_file *f, struc
 	if (f->eorder[idx] == ZD_DAX_NO_ENTRY)
 		zd_dax_insert_entry(fs, f, idx, order);
 	pfn = fs->first_pfn + (unsigned long)f->blocks[idx];
-	folio = zd_pfn_folio(fs->w, pfn);
+	folio = zd_memmap_folio(fs->memmap, pfn);
 	/*
 	 * Unified: a raw reference first (the 0 -> 1 is legal here), the insert
 	 * takes the mapping's own, the temporary one goes. The older regimes
@@ -802,6 +840,11 @@ struct zd_daxfs *zd_daxfs_create(struct zd_world *w, const char *name,
 	fs->name = name;
 	fs->pgmap = pgmap;
 	fs->first_pfn = zd_pgmap_pfn_first(pgmap, 0);
+	fs->memmap = zd_memmap_lookup(w, fs->first_pfn);
+	if (!fs->memmap) {
+		zd_kfree(w, fs, sizeof(*fs));
+		return NULL;
+	}
 	fs->nr_blocks = zd_pgmap_pfn_end(pgmap, 0) - fs->first_pfn;
 	fs->align_order = align_order;
 	fs->nr_free = fs->nr_blocks;
