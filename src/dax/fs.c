@@ -240,13 +240,15 @@ static void zd_dax_disassoc_folio(struct zd_daxfs *fs, struct zd_folio *folio)
 	order = zd_folio_order(folio);
 	if (!order)
 		return;
+	/* the head holds the folio's count; every tail must still be at 0 (the memmap is flat) */
 	for (i = 0; i < (1ul << order); i++) {
-		struct zd_folio *page = (struct zd_folio *)zd_memmap_page(fs->memmap, folio->pfn + i);
+		const struct zd_page *page = &folio->page + i;
+		int rc = zd_atomic_read_relaxed(&page->_refcount);
 
-		if (zd_atomic_read_relaxed(&page->_refcount) != zd_daxfs_policy(fs)->free_refcount)
+		if (rc != (i ? 0 : zd_daxfs_policy(fs)->free_refcount))
 			zd_report(fs->w, ZD_INV_FSDAX_ASSOCIATION, folio->pfn + i,
 				  "dissolving an order-%u FS DAX folio whose page has refcount %d",
-				  order, zd_atomic_read_relaxed(&page->_refcount));
+				  order, rc);
 	}
 	zd_clear_compound(&folio->page, order);
 	if (zd_tracing(fs->w))
@@ -325,8 +327,7 @@ static void zd_dax_delete_entry(struct zd_daxfs *fs, struct zd_dax_file *f, unsi
 	unsigned long n = 1ul << order, i;
 	long b = f->blocks[idx];
 
-	for (i = 0; i < n; i++)
-		f->eorder[idx + i] = ZD_DAX_NO_ENTRY;
+	memset(&f->eorder[idx], ZD_DAX_NO_ENTRY, n);
 	if (b < 0)
 		return;
 	if (order && zd_daxfs_policy(fs)->large_folios) {
