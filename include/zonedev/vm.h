@@ -166,6 +166,13 @@ struct zd_vm_operations {
 	int (*fault)(struct zd_vm_fault *vmf, unsigned int level);
 	/* Can the mapping be split at addr? 0 or -EINVAL (device-dax: only at its alignment). */
 	int (*may_split)(struct zd_vma *vma, uint64_t addr);
+	/*
+	 * pfn_mkwrite: a write to a present read-only entry, before it becomes
+	 * writable. ZD_VM_FAULT_OK: make it writable; ZD_VM_FAULT_RETRY: the
+	 * driver changed the mapping (e.g. zapped the entry), fault again; or
+	 * an error. NULL: always writable in place.
+	 */
+	int (*mkwrite)(struct zd_vm_fault *vmf);
 };
 
 uint64_t zd_vma_start(const struct zd_vma *vma);

@@ -698,6 +698,57 @@ static bool zd_dax_range_poisoned(struct zd_daxfs *fs, struct zd_dax_file *f, un
 	return false;
 }
 
+/*
+ * Copy-on-write of a reflinked block at file page idx (a write through this
+ * file): this file's entry covering idx goes (unmapped from its mappings,
+ * disassociated), the page is copied into a new block the file then names
+ * alone. SIGBUS when the entry is busy (a pinned shared extent is not
+ * copied under its pin) or no block is free.
+ */
+static int zd_dax_cow(struct zd_daxfs *fs, struct zd_dax_file *f, unsigned long idx)
+{
+	unsigned long s = idx, e = idx + 1, i, at, ob = (unsigned long)f->blocks[idx];
+	void *src, *dst;
+	long nb;
+
+	if (f->eorder[idx] != ZD_DAX_NO_ENTRY) {
+		zd_dax_round_entries(f, &s, &e);
+		zd_unmap_mapping_pages(&f->as, s, e - s);
+		if (zd_dax_busy_page(fs, f, s, e, &at))
+			return ZD_VM_FAULT_SIGBUS;
+		for (i = s; i < e; i++)
+			if (f->eorder[i] != ZD_DAX_NO_ENTRY && !(i & ((1ul << f->eorder[i]) - 1)))
+				zd_dax_delete_entry(fs, f, i);
+	}
+	nb = zd_daxfs_find_extent(fs, 0);
+	if (nb < 0)
+		return ZD_VM_FAULT_SIGBUS; /* ENOSPC */
+	src = zd_page_data(fs->w, fs->first_pfn + ob);
+	dst = zd_page_data(fs->w, fs->first_pfn + (unsigned long)nb);
+	if (!src || !dst)
+		return ZD_VM_FAULT_OOM;
+	zd_daxfs_take(fs, (unsigned long)nb);
+	fs->used[nb] = true;
+	memcpy(dst, src, ZD_PAGE_SIZE);
+	zd_daxfs_release(fs, ob);
+	f->blocks[idx] = nb;
+	if (zd_tracing(fs->w))
+		zd_trace_event(fs->w, fs->first_pfn + (unsigned long)nb, fs->name, "dax_cow",
+			       "file=%s index=%lu block %lu -> %ld", f->as.name, idx, ob, nb);
+	return 0;
+}
+
+static bool zd_dax_range_shared(struct zd_daxfs *fs, struct zd_dax_file *f, unsigned long idx,
+				unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (f->blocks[idx + i] >= 0 && fs->blkref[f->blocks[idx + i]] > 1)
+			return true;
+	return false;
+}
+
 static int zd_dax_fault_locked(struct zd_daxfs *fs, struct zd_dax_file *f, struct zd_vm_fault *vmf,
 			       unsigned int level)
 {
@@ -725,10 +776,40 @@ static int zd_dax_fault_locked(struct zd_daxfs *fs, struct zd_dax_file *f, struc
 	if (level > 1) {
 		if (f->eorder[idx] != (signed char)order && !zd_dax_entry_possible(fs, f, idx, order))
 			return ZD_VM_FAULT_FALLBACK;
+		if (write && zd_dax_range_shared(fs, f, idx, n))
+			return ZD_VM_FAULT_FALLBACK; /* shared extents are copied page by page */
 	} else if (f->blocks[idx] < 0) {
 		/* a hole: the fault allocates its block */
 		if (zd_daxfs_fill(fs, f, idx, idx + 1))
 			return ZD_VM_FAULT_SIGBUS;
+	} else if (write && fs->blkref[f->blocks[idx]] > 1) {
+		ret = zd_dax_cow(fs, f, idx);
+		if (ret)
+			return ret;
+	}
+	if (level == 1 && f->eorder[idx] == ZD_DAX_NO_ENTRY && tp->large_folios) {
+		/*
+		 * The block is part of a large folio another file associated (a
+		 * reflinked extent): this file's entry must cover the whole folio
+		 * (the PTE maps one page of it), or the page is copied so that no
+		 * entry is smaller than its folio.
+		 */
+		struct zd_folio *cur = zd_daxfs_block_folio(fs, (unsigned long)f->blocks[idx]);
+
+		if (zd_folio_test_large(cur)) {
+			unsigned int fo = zd_folio_order(cur);
+			unsigned long head = idx & ~((1ul << fo) - 1);
+
+			if (head + (1ul << fo) <= zd_dax_pages(f->size) && f->blocks[head] >= 0 &&
+			    fs->first_pfn + (unsigned long)f->blocks[head] == cur->pfn &&
+			    zd_dax_entry_possible(fs, f, head, fo)) {
+				zd_dax_insert_entry(fs, f, head, fo);
+			} else {
+				ret = zd_dax_cow(fs, f, idx);
+				if (ret)
+					return ret;
+			}
+		}
 	}
 	if (f->eorder[idx] == ZD_DAX_NO_ENTRY)
 		zd_dax_insert_entry(fs, f, idx, order);
@@ -762,8 +843,28 @@ static int zd_dax_fault(struct zd_vm_fault *vmf, unsigned int level)
 	return ret;
 }
 
+/* A write to a read-only DAX entry: a reflinked block is copied first (the entry goes). */
+static int zd_dax_mkwrite(struct zd_vm_fault *vmf)
+{
+	struct zd_dax_file *f = zd_vma_private(vmf->vma);
+	struct zd_daxfs *fs = f->fs;
+	unsigned long idx = zd_vma_pgoff(vmf->vma, vmf->address);
+	int ret = ZD_VM_FAULT_OK;
+
+	zd_mutex_lock(&fs->lock);
+	if (fs->dead || f->deleted)
+		ret = ZD_VM_FAULT_SIGBUS;
+	else if (idx < f->nr && f->blocks[idx] >= 0 && fs->blkref[f->blocks[idx]] > 1)
+		ret = zd_dax_cow(fs, f, idx);
+	if (!ret && idx < f->nr && f->eorder[idx] == ZD_DAX_NO_ENTRY)
+		ret = ZD_VM_FAULT_RETRY; /* the entry went: fault it in again */
+	zd_mutex_unlock(&fs->lock);
+	return ret;
+}
+
 static const struct zd_vm_operations zd_dax_vm_ops = {
     .fault = zd_dax_fault,
+    .mkwrite = zd_dax_mkwrite,
 };
 
 int zd_dax_mmap(struct zd_daxfs *fs, const char *name, struct zd_mm *mm, uint64_t size,

@@ -269,6 +269,36 @@ static void test_reflink_share(void **state)
 	dteardown(&e);
 }
 
+/* A write through a reflinked file copies the block: the other file keeps its data. */
+static void test_reflink_cow(void **state)
+{
+	unsigned char c = 0x77, d = 0;
+	struct denv e;
+	uint64_t b;
+	int r;
+
+	(void)state;
+	for (r = 0; r < ZD_NR_REGIMES; r++) {
+		dsetup(&e, (enum zd_regime)r, 4 << 20, 9);
+		dfile(&e, "f", 2 << 20);
+		assert_int_equal(zd_dax_reflink(e.fs, "g", "f"), 0);
+		assert_int_equal(zd_dax_mmap(e.fs, "g", e.mm, 2 << 20,
+					     ZD_PROT_READ | ZD_PROT_WRITE, &b),
+				 0);
+		assert_int_equal(zd_access_read(e.mm, b + 4096, &d, 1), 0);
+		assert_int_equal(d, 2);
+		assert_int_equal(zd_access_write(e.mm, b + 4096, &c, 1), 0);
+		assert_int_equal(zd_access_read(e.mm, e.addr + 4096, &d, 1), 0);
+		assert_int_equal(d, 2); /* f unchanged */
+		assert_int_equal(zd_access_read(e.mm, b + 4096, &d, 1), 0);
+		assert_int_equal(d, 0x77);
+		assert_ptr_not_equal(zd_mm_folio(e.mm, b + 4096), zd_mm_folio(e.mm, e.addr + 4096));
+		assert_int_equal(zd_daxfs_nr_free(e.fs), 511);
+		assert_int_equal(zd_audit(e.w), 0);
+		dteardown(&e);
+	}
+}
+
 /* pmem's memory_failure: the owning file's page is poisoned and unmapped; others fall back. */
 static void test_notify_failure(void **state)
 {
@@ -440,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_longterm_pin_refused),
 	    cmocka_unit_test(test_pmd_association),
 	    cmocka_unit_test(test_reflink_share),
+	    cmocka_unit_test(test_reflink_cow),
 	    cmocka_unit_test(test_notify_failure),
 	    cmocka_unit_test(test_inv_cache_ref),
 	    cmocka_unit_test(test_inv_association),
