@@ -218,7 +218,8 @@ static int zd_dmirror_alloc_folio(struct zd_device *dev, unsigned int order, str
 	if (!folio)
 		return -ENOMEM;
 	folio->zone_device_data = NULL;
-	ret = zd_zone_device_folio_init(folio, folio->pgmap, order, h);
+	/* The pgmap through the page: a stale tail (bug stale-compound-reinit) links to its old head. */
+	ret = zd_zone_device_folio_init(folio, zd_page_pgmap(&folio->page), order, h);
 	if (ret) {
 		zd_spin_lock(&dev->lock);
 		zd_dmirror_push(dm, folio, order);
@@ -1474,6 +1475,38 @@ static int zd_dmirror_audit_bo(struct zd_device *dev, struct zd_dmirror *dm)
 	return found;
 }
 
+/*
+ * M1: a mirror entry names the page the CPU entry at its address maps: the
+ * present page (the right subpage of a huge leaf), the device-private or
+ * device-exclusive entry's page. A CPU migration entry is skipped: during
+ * the device's own MIGRATE event the driver updates its entries itself
+ * before finalize, and outside one the entry means an operation is in flight.
+ */
+static int zd_dmirror_audit_backing(struct zd_device *dev, struct zd_mm *mm,
+				    const struct zd_dmirror_entry *ent, const struct zd_slot *slot,
+				    zd_pte_t e)
+{
+	uint64_t addr = ent->vpn << ZD_PAGE_SHIFT;
+	unsigned long cpu_pfn = ZD_PFN_NONE;
+	int found = 0;
+
+	if (zd_pte_present(e) || (zd_pte_swap(e) && (zd_swp_device_private(e) ||
+						     zd_swp_type(e) == ZD_SWP_DEVICE_EXCLUSIVE))) {
+		uint64_t leaf = zd_level_size(slot->level);
+
+		cpu_pfn = zd_pte_pfn(e) + (unsigned long)((addr & (leaf - 1)) >> ZD_PAGE_SHIFT);
+	} else if (zd_pte_swap(e) && zd_swp_migration(e)) {
+		return 0;
+	}
+	if (cpu_pfn != ent->pfn)
+		AUDIT_REPORT(dev->world, found, ZD_INV_MIRROR_ENTRY_STALE, ent->pfn,
+			     "%s mirror of %s: the entry at %#llx names pfn %#lx but the CPU "
+			     "entry maps %s%#lx",
+			     dev->name, zd_mm_name(mm), (unsigned long long)addr, ent->pfn,
+			     cpu_pfn == ZD_PFN_NONE ? "nothing " : "", cpu_pfn == ZD_PFN_NONE ? 0 : cpu_pfn);
+	return found;
+}
+
 /* M2 and M3: a WRITE entry needs a writable CPU entry, an ATOMIC one a device-exclusive entry. */
 static int zd_dmirror_audit_mirror(struct zd_device *dev, struct zd_dmirror_mirror *m)
 {
@@ -1492,10 +1525,11 @@ static int zd_dmirror_audit_mirror(struct zd_device *dev, struct zd_dmirror_mirr
 		zd_pte_t e = 0;
 		bool writable, exclusive;
 
-		if (ent->tag == ZD_DPT_READ)
-			continue;
 		if (!zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot))
 			e = zd_pte_read(slot.pte);
+		found += zd_dmirror_audit_backing(dev, mm, ent, &slot, e);
+		if (ent->tag == ZD_DPT_READ)
+			continue;
 		writable = zd_pte_present(e)
 			       ? !!(e & ZD_E_WRITE)
 			       : zd_pte_swap(e) && zd_swp_type(e) == ZD_SWP_DEVICE_WRITE;

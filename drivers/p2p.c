@@ -200,18 +200,25 @@ static int zd_p2p_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, u
 	for (i = 0; i < n; i++) {
 		struct zd_folio *folio = zd_device_index_folio(dev, (unsigned long)first + i);
 		int resting = zd_pgmap_free_refcount(dev->world, ZD_MEMORY_DEVICE_PCI_P2PDMA);
+		/* BUG(p2p-alloc-init-first-page): only the first page is initialised. */
+		bool init = !i || !zd_world_bug_enabled(dev->world, "p2p-alloc-init-first-page");
 
-		ret = zd_p2pdma_page_get_new(folio, tmp);
+		ret = init ? zd_p2pdma_page_get_new(folio, tmp) : 0;
 		if (ret)
 			break;
 		ret = zd_vm_insert_page(mm, *addr + (i << ZD_PAGE_SHIFT), folio);
 		if (ret) {
 			/* Undo this page without the free path: count back, pgmap reference dropped. */
-			zd_folio_ref_transfer_reset(folio, resting, tmp);
-			zd_p2pdma_page_freed(folio);
+			if (!zd_world_bug_enabled(dev->world, "p2p-mmap-error-page-ref"))
+				zd_folio_ref_transfer_reset(folio, resting, tmp);
+			/* else BUG(p2p-mmap-error-page-ref): the page keeps its reference. */
+			if (!zd_world_bug_enabled(dev->world, "p2p-mmap-error-pgmap-leak"))
+				zd_p2pdma_page_freed(folio);
+			/* else BUG(p2p-mmap-error-pgmap-leak): its pgmap reference is never dropped. */
 			break;
 		}
-		zd_folio_put(folio, tmp);
+		if (init)
+			zd_folio_put(folio, tmp);
 		zd_atomic_long_add_return_relaxed(&dev->allocated, 1);
 	}
 	if (ret) {

@@ -14,7 +14,7 @@
 static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
     [ZD_BUG_RELEASE_PAGES_DEVMAP] =
 	{"release-pages-devmap", R(LEGACY),
-	 "mm/swap: fix release_pages() when releasing devmap pages (2019, v5.3)",
+	 "c5d6c45e90c4 mm/swap: fix release_pages() when releasing devmap pages (v5.3)",
 	 "the batched release path bypasses put_page's devmap hook: the 2->1 free event is missed",
 	 true},
     [ZD_BUG_UNPLUG_BEFORE_DRAIN] =
@@ -45,18 +45,18 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
     [ZD_BUG_DEVMAP_WALKER_PUT] = {"devmap-walker-put", R(LEGACY) | R(SPLIT),
 				  "the rule that devmap entries carry no reference",
 				  "a page-table walker drops a reference a devmap entry never took",
-				  false},
+				  true},
     [ZD_BUG_P2P_ALLOC_INIT_FIRST_PAGE] =
 	{"p2p-alloc-init-first-page", R(UNIFIED),
 	 "review of the 2025 refcount series (Logan Gunthorpe)",
-	 "a multi-page P2P allocation initialises the refcount of its first page only", false},
+	 "a multi-page P2P allocation initialises the refcount of its first page only", true},
     [ZD_BUG_P2P_MMAP_ERROR_PGMAP_LEAK] =
 	{"p2p-mmap-error-pgmap-leak", R(UNIFIED), "P2PDMA mmap error-path fixes (2025-2026)",
 	 "a failed insert of a P2P page leaks the temporary pgmap reference: memunmap hangs",
-	 false},
+	 true},
     [ZD_BUG_P2P_MMAP_ERROR_PAGE_REF] =
 	{"p2p-mmap-error-page-ref", R(UNIFIED), "P2PDMA mmap error-path fixes (2025-2026)",
-	 "the page whose insert failed keeps its reference: its next allocation warns", false},
+	 "the page whose insert failed keeps its reference: its next allocation warns", true},
     [ZD_BUG_FREE_PATH_REQUIRES_OPS] =
 	{"free-path-requires-ops", R(UNIFIED), "relaxation after the v6.15 series",
 	 "the free path insists on ops->folio_free: device-dax and virtio-fs DAX warn, FS DAX "

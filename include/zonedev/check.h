@@ -52,6 +52,10 @@ enum zd_invariant {
 	ZD_INV_MIRROR_WRITE_STALE,	  /* migrate §6 M2 */
 	ZD_INV_MIRROR_ATOMIC_STALE,	  /* migrate §6 M3 */
 	ZD_INV_PIN_ACCOUNTING,		  /* migrate §6 G3 */
+	ZD_INV_MIGRATION_ENTRY_UNLOCKED,  /* migrate §6 P1/P2 */
+	ZD_INV_MIRROR_ENTRY_STALE,	  /* migrate §6 M1 */
+	ZD_INV_HMM_REMOTE_PRIVATE,	  /* migrate §6 M4 */
+	ZD_INV_GUP_ERROR_PINNED,	  /* migrate §6 G5 */
 	ZD_INV_FSDAX_ASSOCIATION,	  /* 27 */
 	ZD_INV_FSDAX_ENTRY_ORDER,	  /* 28 */
 	ZD_INV_FSDAX_BUSY_BLOCK_FREED,	  /* 29, 30 */

@@ -13,6 +13,7 @@ struct zd_audit {
 	const struct zd_type_policy *tp;
 	int found;
 	unsigned long alloc_pages; /* PRIVATE/COHERENT pages allocated (in use) */
+	unsigned long p2p_busy;	   /* PCI_P2PDMA pages handed out (not idle) */
 };
 
 #define AUDIT_REPORT(a, inv, pfn, ...)                                                             \
@@ -77,6 +78,8 @@ static void zd_audit_folio(struct zd_folio *folio, void *arg)
 	     a->pgmap->type == ZD_MEMORY_DEVICE_COHERENT) &&
 	    rc > a->tp->free_refcount && !zd_folio_test_flag(folio, ZD_PG_devfree))
 		a->alloc_pages += zd_folio_nr_pages(folio);
+	if (a->pgmap->type == ZD_MEMORY_DEVICE_PCI_P2PDMA && !zd_folio_idle(folio))
+		a->p2p_busy++;
 	if (zd_folio_test_flag(folio, ZD_PG_devfree) && rc != a->tp->free_refcount)
 		AUDIT_REPORT(a, ZD_INV_FREE_PAGE_REFERENCED, folio->pfn,
 			     "a page its driver holds as free has refcount %d (free is %d)", rc,
@@ -103,6 +106,7 @@ static void zd_audit_pgmap(struct zd_audit *a, struct zd_dev_pagemap *pgmap)
 	a->pgmap = pgmap;
 	a->tp = zd_policy_type(a->w->policy, pgmap->type);
 	a->alloc_pages = 0;
+	a->p2p_busy = 0;
 	zd_pgmap_for_each_folio(pgmap, zd_audit_folio, a);
 	for (i = 0; i < ZD_NR_PGREF_KINDS; i++)
 		sum += zd_atomic_long_read_relaxed(&pgmap->dbg_refs[i]);
@@ -117,6 +121,13 @@ static void zd_audit_pgmap(struct zd_audit *a, struct zd_dev_pagemap *pgmap)
 			     "pgmap %s: %lu pages allocated but %ld allocation references held",
 			     pgmap->name, a->alloc_pages,
 			     zd_atomic_long_read_relaxed(&pgmap->dbg_refs[ZD_PGREF_ALLOC]));
+	/* Each P2P page handed to a user mapping holds one pgmap reference (§1.5). */
+	if (pgmap->type == ZD_MEMORY_DEVICE_PCI_P2PDMA && a->w->policy->p2p_user_pages &&
+	    (long)a->p2p_busy != zd_atomic_long_read_relaxed(&pgmap->dbg_refs[ZD_PGREF_P2P_USER]))
+		AUDIT_REPORT(a, ZD_INV_PGMAP_REF_MISMATCH, ZD_PFN_NONE,
+			     "pgmap %s: %lu P2P pages handed out but %ld page references held",
+			     pgmap->name, a->p2p_busy,
+			     zd_atomic_long_read_relaxed(&pgmap->dbg_refs[ZD_PGREF_P2P_USER]));
 	for (i = 0; pgmap->memmaps && i < pgmap->nr_range; i++) {
 		struct zd_memmap_range *r = pgmap->memmaps[i];
 

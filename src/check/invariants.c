@@ -196,6 +196,26 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "migrate §6 G3",
 		.summary = "a pin is 1024 references on an order-0 folio, one reference and one pincount on a large one; the zero page is never counted",
 	},
+	[ZD_INV_MIGRATION_ENTRY_UNLOCKED] = {
+		.id = "migration-entry-unlocked",
+		.source = "migrate §6 P1, P2",
+		.summary = "a migration entry exists only while its folio is locked (none is left behind after finalize)",
+	},
+	[ZD_INV_MIRROR_ENTRY_STALE] = {
+		.id = "mirror-entry-stale",
+		.source = "migrate §6 M1",
+		.summary = "every device mirror entry maps the page the CPU entry at that address maps (its own device-private page included)",
+	},
+	[ZD_INV_HMM_REMOTE_PRIVATE] = {
+		.id = "hmm-remote-private",
+		.source = "migrate §6 M4",
+		.summary = "hmm_range_fault never reports a device-private page of another owner",
+	},
+	[ZD_INV_GUP_ERROR_PINNED] = {
+		.id = "gup-error-pinned",
+		.source = "migrate §6 G5",
+		.summary = "a long-term pin that returns an error has unpinned every page it pinned",
+	},
 	[ZD_INV_FSDAX_ASSOCIATION] = {
 		.id = "fsdax-association",
 		.source = "pgmap §5.27",

@@ -9,6 +9,7 @@
 #include "zonedev/gup.h"
 #include "zonedev/vm.h"
 #include "check/check.h"
+#include "gup/gup_internal.h"
 
 /* Pins booked in the ledger on one large folio (one entry per pin holder). */
 struct zd_gup_pins {
@@ -126,4 +127,41 @@ void zd_gup_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	zd_gup_audit_pincounts(&g);
 	free(g.large);
 	zd_audit_add_found(a, g.found);
+}
+
+/* ---- G5: a failed long-term pin leaves nothing pinned ---------------------------------- */
+
+struct zd_holder_sum {
+	struct zd_holder h;
+	long sum;
+};
+
+static void zd_holder_sum_entry(void *arg, unsigned long pfn, struct zd_holder h, long count)
+{
+	struct zd_holder_sum *s = arg;
+
+	(void)pfn;
+	if (h.kind == s->h.kind && h.id == s->h.id)
+		s->sum += count;
+}
+
+long zd_gup_holder_refs(struct zd_world *w, struct zd_holder h)
+{
+	struct zd_holder_sum s = { .h = h };
+
+	zd_ledger_for_each(w, zd_holder_sum_entry, &s);
+	return s.sum;
+}
+
+void zd_gup_check_error_unpinned(struct zd_world *w, struct zd_holder h, long before, long ret)
+{
+	long after = zd_gup_holder_refs(w, h);
+	char name[64];
+
+	if (after == before)
+		return;
+	zd_holder_name(w, h, name, sizeof(name));
+	zd_report(w, ZD_INV_GUP_ERROR_PINNED, ZD_PFN_NONE,
+		  "a long-term pin failed (%ld) but %s holds %ld references more than before it",
+		  ret, name, after - before);
 }

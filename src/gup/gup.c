@@ -4,12 +4,14 @@
  * (faults, try_grab_folio), the lockless fast path, the FOLL_LONGTERM
  * rules per memory type, and unpin / release.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zonedev/gup.h"
 #include "zonedev/migrate.h"
 #include "vm/vm.h"
+#include "gup/gup_internal.h"
 
 bool zd_folio_is_longterm_pinnable(const struct zd_folio *folio)
 {
@@ -43,41 +45,60 @@ static int zd_gup_check_args(unsigned int flags, const unsigned long *pfns)
 	return 0;
 }
 
-/* try_grab_folio: GET adds a reference; PIN adds 1024 on a small folio, or 1 + pincount. */
-static int zd_try_grab_folio(struct zd_folio *folio, unsigned int flags, struct zd_holder h)
+/*
+ * try_grab_folio for refs pages of one folio: GET adds refs references;
+ * PIN adds 1024 on a small folio (refs is 1 there), or refs references and
+ * refs to the pincount of a large one.
+ */
+static int zd_try_grab_folio(struct zd_folio *folio, unsigned int flags, int refs,
+			     struct zd_holder h)
 {
 	if (zd_folio_ref_count(folio) <= 0)
 		return -ENOMEM;
 	if (zd_folio_is_pci_p2pdma(folio) && !(flags & ZD_FOLL_PCI_P2PDMA))
 		return -EREMOTEIO;
 	if (flags & ZD_FOLL_GET) {
-		zd_folio_get(folio, h);
+		zd_folio_ref_add(folio, refs, h);
 		return 0;
 	}
 	if (zd_page_test_flag(&folio->page, ZD_PG_zero))
 		return 0; /* the zero page is never pinned */
 	if (zd_folio_test_large(folio)) {
-		zd_folio_get(folio, h);
-		zd_atomic_add_return_relaxed(&folio->_pincount, 1);
+		zd_folio_ref_add(folio, refs, h);
+		zd_atomic_add_return_relaxed(&folio->_pincount, refs);
 	} else {
 		zd_folio_ref_add(folio, ZD_GUP_PIN_COUNTING_BIAS, h);
 	}
 	return 0;
 }
 
-/* gup_put_folio: undo one grab. */
-static void zd_gup_put_folio(struct zd_folio *folio, unsigned int flags, struct zd_holder h,
-			     bool batched)
+/*
+ * How many pages from pfn p (at addr, mapped by a leaf of `level`) one grab
+ * may take: to the end of the leaf and of the folio, at most nr_left.
+ */
+static unsigned long zd_gup_leaf_span(const struct zd_folio *folio, unsigned long p,
+				      uint64_t addr, unsigned int level, unsigned long nr_left)
 {
-	int refs = 1;
+	uint64_t leaf = zd_level_size(level);
+	unsigned long n = (unsigned long)((leaf - (addr & (leaf - 1))) >> ZD_PAGE_SHIFT);
+	unsigned long in_folio = folio->pfn + zd_folio_nr_pages(folio) - p;
 
+	if (n > in_folio)
+		n = in_folio;
+	return n < nr_left ? n : nr_left;
+}
+
+/* gup_put_folio: undo refs grabs of one folio (refs > 1 only for a large folio). */
+static void zd_gup_put_folio(struct zd_folio *folio, unsigned int flags, int refs,
+			     struct zd_holder h, bool batched)
+{
 	if (flags & ZD_FOLL_PIN) {
 		if (zd_page_test_flag(&folio->page, ZD_PG_zero))
 			return;
 		if (zd_folio_test_large(folio))
-			zd_atomic_add_return_relaxed(&folio->_pincount, -1);
+			zd_atomic_add_return_relaxed(&folio->_pincount, -refs);
 		else
-			refs = ZD_GUP_PIN_COUNTING_BIAS;
+			refs *= ZD_GUP_PIN_COUNTING_BIAS;
 	}
 	if (batched)
 		zd_folios_put_refs(&folio, &refs, 1, h);
@@ -85,16 +106,39 @@ static void zd_gup_put_folio(struct zd_folio *folio, unsigned int flags, struct 
 		zd_folio_put_refs(folio, refs, h);
 }
 
+/*
+ * The folio of pfns[i] and how many of the following entries lie in it
+ * (gup_folio_next): released together, one put of all their references.
+ * The holder still holds every one of them, so the folio cannot go away
+ * while the run is counted.
+ */
+static struct zd_folio *zd_gup_folio_run(struct zd_world *w, const unsigned long *pfns,
+					 unsigned long i, unsigned long n, int *run)
+{
+	struct zd_folio *folio = zd_pfn_folio(w, pfns[i]);
+	unsigned long first, end, j;
+
+	*run = 1;
+	if (!folio || !zd_folio_test_large(folio))
+		return folio;
+	first = folio->pfn;
+	end = first + zd_folio_nr_pages(folio);
+	for (j = i + 1; j < n && pfns[j] >= first && pfns[j] < end && *run < INT_MAX / 2; j++)
+		(*run)++;
+	return folio;
+}
+
 static void zd_gup_release(struct zd_world *w, const unsigned long *pfns, unsigned long n,
-			   unsigned int flags, struct zd_holder h)
+			   unsigned int flags, struct zd_holder h, bool batched)
 {
 	unsigned long i;
+	int run;
 
-	for (i = 0; i < n; i++) {
-		struct zd_folio *folio = zd_pfn_folio(w, pfns[i]);
+	for (i = 0; i < n; i += (unsigned long)run) {
+		struct zd_folio *folio = zd_gup_folio_run(w, pfns, i, n, &run);
 
 		if (folio)
-			zd_gup_put_folio(folio, flags, h, false);
+			zd_gup_put_folio(folio, flags, run, h, batched);
 	}
 }
 
@@ -102,11 +146,12 @@ void zd_unpin_user_pages(struct zd_world *w, const unsigned long *pfns, unsigned
 			 bool make_dirty, struct zd_holder h)
 {
 	unsigned long i;
+	int run;
 
 	if (!w || !pfns)
 		return;
-	for (i = 0; i < n; i++) {
-		struct zd_folio *folio = zd_pfn_folio(w, pfns[i]);
+	for (i = 0; i < n; i += (unsigned long)run) {
+		struct zd_folio *folio = zd_gup_folio_run(w, pfns, i, n, &run);
 
 		if (!folio)
 			continue;
@@ -115,23 +160,16 @@ void zd_unpin_user_pages(struct zd_world *w, const unsigned long *pfns, unsigned
 			zd_folio_set_flag(folio, ZD_PG_dirty);
 			zd_folio_unlock(folio);
 		}
-		zd_gup_put_folio(folio, ZD_FOLL_PIN, h, false);
+		zd_gup_put_folio(folio, ZD_FOLL_PIN, run, h, false);
 	}
 }
 
 void zd_put_user_pages(struct zd_world *w, const unsigned long *pfns, unsigned long n,
 		       struct zd_holder h)
 {
-	unsigned long i;
-
 	if (!w || !pfns)
 		return;
-	for (i = 0; i < n; i++) {
-		struct zd_folio *folio = zd_pfn_folio(w, pfns[i]);
-
-		if (folio)
-			zd_gup_put_folio(folio, ZD_FOLL_GET, h, true);
-	}
+	zd_gup_release(w, pfns, n, ZD_FOLL_GET, h, true);
 }
 
 /* ---- The slow path -------------------------------------------------------------------------- */
@@ -145,9 +183,15 @@ static int zd_fault_error(int fault)
 	return 0;
 }
 
-/* Look one page up and grab it, faulting until the entry allows it. mmap_lock held. */
+/*
+ * Look one page up and grab it, faulting until the entry allows it; on a
+ * huge leaf the following pages of the same folio that the call wants
+ * (up to nr_left) are grabbed with it, as __get_user_pages does with its
+ * page increment. *nr says how many. mmap_lock held.
+ */
 static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsigned int flags,
-		      unsigned long *pfn, struct zd_holder h)
+		      unsigned long nr_left, unsigned long *pfns, unsigned long *nr,
+		      struct zd_holder h)
 {
 	struct zd_world *w = mm->world;
 	bool write = flags & ZD_FOLL_WRITE;
@@ -157,7 +201,7 @@ static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsig
 		struct zd_dev_pagemap *lookup = NULL;
 		struct zd_folio *folio;
 		struct zd_slot slot;
-		unsigned long p;
+		unsigned long p, j;
 		zd_pte_t e = 0;
 		unsigned int fflags = write ? ZD_FAULT_FLAG_WRITE : 0;
 
@@ -180,11 +224,13 @@ static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsig
 				if (!lookup)
 					return -EFAULT;
 			}
-			ret = zd_try_grab_folio(folio, flags, h);
+			*nr = zd_gup_leaf_span(folio, p, addr, slot.level, nr_left);
+			ret = zd_try_grab_folio(folio, flags, (int)*nr, h);
 			zd_put_dev_pagemap(lookup);
 			if (ret)
 				return ret;
-			*pfn = p;
+			for (j = 0; j < *nr; j++)
+				pfns[j] = p + j;
 			return 0;
 		}
 fault:
@@ -198,11 +244,11 @@ fault:
 static long zd_gup_slow(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
 			unsigned int flags, unsigned long *pfns, struct zd_holder h)
 {
-	unsigned long i;
+	unsigned long i, got = 0;
 	int ret = 0;
 
 	zd_down_read(&mm->mmap_lock);
-	for (i = 0; i < nr_pages; i++) {
+	for (i = 0; i < nr_pages; i += got) {
 		uint64_t addr = start + (i << ZD_PAGE_SHIFT);
 		struct zd_vma *vma = zd_find_vma(mm, addr);
 
@@ -216,7 +262,8 @@ static long zd_gup_slow(struct zd_mm *mm, uint64_t start, unsigned long nr_pages
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		ret = zd_gup_one(mm, vma, addr, flags, &pfns[i], h);
+		/* One VMA: a leaf never crosses its end. */
+		ret = zd_gup_one(mm, vma, addr, flags, nr_pages - i, pfns + i, &got, h);
 		if (ret)
 			break;
 	}
@@ -236,10 +283,11 @@ static int zd_check_and_migrate(struct zd_world *w, unsigned long *pfns, unsigne
 {
 	struct zd_holder tmp = ZD_HOLDER(ZD_HOLD_TEMP, pfns);
 	unsigned long i, unpinnable = 0;
-	int ret = 0;
+	int ret = 0, run;
 
-	for (i = 0; i < n; i++) {
-		struct zd_folio *folio = zd_pfn_folio(w, pfns[i]);
+	/* One look per folio: the pages of a run share its type. */
+	for (i = 0; i < n; i += (unsigned long)run) {
+		struct zd_folio *folio = zd_gup_folio_run(w, pfns, i, n, &run);
 
 		if (folio && !zd_folio_is_longterm_pinnable(folio))
 			unpinnable++;
@@ -258,11 +306,11 @@ static int zd_check_and_migrate(struct zd_world *w, unsigned long *pfns, unsigne
 			 * (migrate_longterm_unpinnable_folios).
 			 */
 			zd_folio_get(folio, tmp);
-			zd_gup_put_folio(folio, ZD_FOLL_PIN, h, false);
+			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false);
 			if (zd_migrate_device_coherent_folio(folio, tmp))
 				ret = -EBUSY;
 		} else {
-			zd_gup_put_folio(folio, ZD_FOLL_PIN, h, false);
+			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false);
 		}
 	}
 	return ret ? ret : -EAGAIN;
@@ -287,57 +335,100 @@ static long zd_gup_locked(struct zd_mm *mm, uint64_t start, unsigned long nr_pag
 
 /* ---- The fast path ---------------------------------------------------------------------------- */
 
-/* One page without mmap_lock: a speculative reference, then the entry is re-checked. */
-static bool zd_gup_fast_one(struct zd_mm *mm, uint64_t addr, unsigned int flags,
-			    unsigned long *pfn, struct zd_holder h)
+/* Undo a fast grab of refs pages of folio (nothing else happened in between). */
+static void zd_gup_fast_ungrab(struct zd_folio *folio, unsigned int flags, int refs,
+			       struct zd_holder h)
 {
-	struct zd_world *w = mm->world;
+	if ((flags & ZD_FOLL_PIN) && zd_folio_test_large(folio))
+		zd_atomic_add_return_relaxed(&folio->_pincount, -refs);
+	else if (flags & ZD_FOLL_PIN)
+		refs = ZD_GUP_PIN_COUNTING_BIAS;
+	zd_folio_put_refs(folio, refs, h);
+}
+
+/*
+ * One entry without mmap_lock: the pages it maps that the call still wants,
+ * up to the end of their folio, are grabbed with one speculative add of all
+ * their references (a pin of an order-0 folio adds the whole bias at once,
+ * as try_grab_folio_fast does), then the entry is re-checked. Returns the
+ * pages taken, 0 to fall back to the slow path.
+ */
+static unsigned long zd_gup_fast_entry(struct zd_world *w, zd_pte_t *ptep, unsigned int level,
+				       uint64_t addr, unsigned long nr_left, unsigned int flags,
+				       unsigned long *pfns, struct zd_holder h)
+{
 	struct zd_dev_pagemap *pgmap = NULL;
 	struct zd_folio *folio;
-	struct zd_slot slot;
-	unsigned long p;
+	struct zd_page *page;
+	unsigned long p, refs, i;
+	zd_pte_t e = zd_pte_read(ptep);
 	bool got;
-	zd_pte_t e;
 
-	if (zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot))
-		return false;
-	e = zd_pte_read(slot.pte);
 	if (!zd_pte_present(e) || (e & ZD_E_SPECIAL) ||
 	    ((flags & ZD_FOLL_WRITE) && !(e & ZD_E_WRITE)))
-		return false; /* non-present, special, no permission */
+		return 0; /* non-present, special, no permission */
 	/* A devmap entry (legacy, split) is never taken fast for a long-term pin. */
 	if ((e & ZD_E_DEVMAP) && (flags & ZD_FOLL_LONGTERM))
-		return false;
-	p = zd_pte_pfn(e) + ((addr & (zd_level_size(slot.level) - 1)) >> ZD_PAGE_SHIFT);
+		return 0;
+	p = zd_pte_pfn(e) + ((addr & (zd_level_size(level) - 1)) >> ZD_PAGE_SHIFT);
 	folio = zd_pfn_folio(w, p);
 	if (!folio || (zd_folio_is_pci_p2pdma(folio) && !(flags & ZD_FOLL_PCI_P2PDMA)))
-		return false;
+		return 0;
+	refs = zd_gup_leaf_span(folio, p, addr, level, nr_left);
 	/* ... and otherwise under the pgmap's reference (get_dev_pagemap). */
 	if (e & ZD_E_DEVMAP) {
 		pgmap = zd_get_dev_pagemap(w, p);
 		if (!pgmap)
-			return false;
+			return 0;
 	}
-	got = zd_folio_try_get(folio, h);
+	if ((flags & ZD_FOLL_PIN) && !zd_folio_test_large(folio))
+		got = zd_folio_ref_try_add(folio, ZD_GUP_PIN_COUNTING_BIAS, h);
+	else
+		got = zd_folio_ref_try_add(folio, (int)refs, h);
 	zd_put_dev_pagemap(pgmap);
 	if (!got)
-		return false;
-	if (zd_pte_read(slot.pte) != e || ((flags & ZD_FOLL_LONGTERM) &&
-					   !zd_folio_is_longterm_pinnable(folio)) ||
+		return 0;
+	if ((flags & ZD_FOLL_PIN) && zd_folio_test_large(folio))
+		zd_atomic_add_return_relaxed(&folio->_pincount, (int)refs);
+	/* The exclusive marker of a huge leaf is its head's; of a PTE, its page's. */
+	page = level == ZD_LEVEL_PTE && p != folio->pfn ? zd_pfn_to_page(w, p) : &folio->page;
+	if (zd_pte_read(ptep) != e ||
+	    ((flags & ZD_FOLL_LONGTERM) && !zd_folio_is_longterm_pinnable(folio)) ||
 	    ((flags & ZD_FOLL_PIN) && zd_folio_test_anon(folio) &&
-	     !zd_page_test_flag(zd_pfn_to_page(w, p), ZD_PG_anon_exclusive))) {
-		zd_folio_put(folio, h);
-		return false;
-	}
-	if (flags & ZD_FOLL_PIN) {
-		if (zd_folio_test_large(folio))
-			zd_atomic_add_return_relaxed(&folio->_pincount, 1);
-		else
-			zd_folio_ref_add(folio, ZD_GUP_PIN_COUNTING_BIAS - 1, h);
+	     !zd_page_test_flag(page, ZD_PG_anon_exclusive))) {
+		zd_gup_fast_ungrab(folio, flags, (int)refs, h);
+		return 0;
 	}
 	zd_smp_mb(); /* pairs with the sharing barrier of migration and fork */
-	*pfn = p;
-	return true;
+	for (i = 0; i < refs; i++)
+		pfns[i] = p + i;
+	return refs;
+}
+
+/*
+ * One walk, then every entry of the table it ends in that the call wants
+ * (gup_fast_pte_range over one PTE table, or one PMD / PUD leaf).
+ */
+static unsigned long zd_gup_fast_leaf(struct zd_mm *mm, uint64_t addr, unsigned long nr_left,
+				      unsigned int flags, unsigned long *pfns, struct zd_holder h)
+{
+	struct zd_slot slot;
+	unsigned long total, got, k;
+
+	if (zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot))
+		return 0;
+	total = zd_gup_fast_entry(mm->world, slot.pte, slot.level, addr, nr_left, flags, pfns, h);
+	if (!total || slot.level != ZD_LEVEL_PTE)
+		return total;
+	for (k = (unsigned long)(slot.pte - slot.pt->e) + 1; k < ZD_PT_ENTRIES && total < nr_left;
+	     k++, total += got) {
+		got = zd_gup_fast_entry(mm->world, &slot.pt->e[k], ZD_LEVEL_PTE,
+					addr + (total << ZD_PAGE_SHIFT), nr_left - total, flags,
+					pfns + total, h);
+		if (!got)
+			break;
+	}
+	return total;
 }
 
 static long zd_gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,
@@ -349,13 +440,18 @@ static long zd_gup_fast(struct zd_mm *mm, uint64_t start, unsigned long nr_pages
 
 	if (!(seq & 1)) {
 		zd_rcu_read_lock();
-		for (i = 0; i < nr_pages; i++)
-			if (!zd_gup_fast_one(mm, start + (i << ZD_PAGE_SHIFT), flags, &pfns[i], h))
+		while (i < nr_pages) {
+			unsigned long got = zd_gup_fast_leaf(mm, start + (i << ZD_PAGE_SHIFT),
+							     nr_pages - i, flags, pfns + i, h);
+
+			if (!got)
 				break;
+			i += got;
+		}
 		zd_rcu_read_unlock();
 		/* A fork ran meanwhile: drop every fast pin and start over slowly. */
 		if ((flags & ZD_FOLL_PIN) && zd_atomic_read_acquire(&mm->write_protect_seq) != seq) {
-			zd_gup_release(mm->world, pfns, i, flags, h);
+			zd_gup_release(mm->world, pfns, i, flags, h, false);
 			i = 0;
 		}
 	}
@@ -380,6 +476,8 @@ static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_page
 {
 	unsigned int mode = pin ? ZD_FOLL_PIN : ZD_FOLL_GET;
 	unsigned int flags = (gup_flags & ~(ZD_FOLL_GET | ZD_FOLL_PIN)) | mode;
+	long before, got;
+	bool g5;
 	int ret;
 
 	if (!mm || (gup_flags & (pin ? ZD_FOLL_GET : ZD_FOLL_PIN)))
@@ -390,8 +488,14 @@ static long zd_gup_entry(struct zd_mm *mm, uint64_t start, unsigned long nr_page
 		return ret;
 	if (!nr_pages)
 		return 0;
-	return fast ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) :
-		      zd_gup_locked(mm, start, nr_pages, flags, pfns, h);
+	/* G5 is checked where holders are tracked (a scan of the ledger). */
+	g5 = (flags & ZD_FOLL_LONGTERM) && mm->world->track_holders;
+	before = g5 ? zd_gup_holder_refs(mm->world, h) : 0;
+	got = fast ? zd_gup_fast(mm, start, nr_pages, flags, pfns, h) :
+		     zd_gup_locked(mm, start, nr_pages, flags, pfns, h);
+	if (g5 && got < 0)
+		zd_gup_check_error_unpinned(mm->world, h, before, got);
+	return got;
 }
 
 long zd_get_user_pages(struct zd_mm *mm, uint64_t start, unsigned long nr_pages,

@@ -5,6 +5,7 @@
  */
 #include "zonedev/migrate.h"
 #include "vm/vm.h"
+#include "hmm/hmm.h"
 
 /*
  * A page whose fault makes no progress (a device-private page whose lock
@@ -221,5 +222,6 @@ int zd_hmm_range_fault(struct zd_hmm_range *range)
 	}
 	if (zd_mmu_interval_read_retry(mni, range->notifier_seq))
 		return -EBUSY;
+	zd_hmm_check_range(mm->world, range);
 	return 0;
 }

@@ -102,8 +102,11 @@ void zd_mem_free_zombies(struct zd_world *w)
 
 struct zd_memmap_range *zd_memmap_lookup(struct zd_world *w, unsigned long pfn)
 {
-	struct zd_memmap_range *r;
+	struct zd_memmap_range *r = w->mem->ram;
 
+	/* System RAM lives as long as the world: no table search, no RCU section. */
+	if (r && pfn - r->start_pfn < r->nr_pages)
+		return r;
 	zd_rcu_read_lock();
 	r = zd_rangetab_lookup(&w->mem->memmaps, pfn);
 	zd_rcu_read_unlock();

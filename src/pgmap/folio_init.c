@@ -20,6 +20,29 @@ static void zd_scrub_page(struct zd_page *page, struct zd_dev_pagemap *pgmap)
 	page->private = 0;
 }
 
+/*
+ * Invariant 32 at the moment it matters: before the new folio is built, no
+ * page of it may keep the geometry of an old one (a head bit, order bits, a
+ * link to a head). A WARN, like the kernel's checks in this path.
+ */
+static void zd_folio_init_check_geometry(struct zd_world *w, struct zd_folio *folio,
+					 unsigned int order)
+{
+	unsigned long nr = 1ul << order, i;
+
+	for (i = 0; i < nr; i++) {
+		struct zd_page *page = zd_pfn_to_page(w, folio->pfn + i);
+		unsigned long f = zd_atomic_ulong_read_relaxed(&page->flags);
+
+		if (zd_page_is_tail(page) || (f & ((1ul << ZD_PG_head) | 0xfful))) {
+			zd_report(w, ZD_INV_STALE_COMPOUND, folio->pfn + i,
+				  "order-%u folio init: page %lu still has the %s of an old folio",
+				  order, i, zd_page_is_tail(page) ? "head link" : "head/order bits");
+			return;
+		}
+	}
+}
+
 static int zd_folio_init_check(struct zd_world *w, struct zd_folio *folio,
 			       struct zd_dev_pagemap *pgmap, unsigned int order,
 			       const struct zd_type_policy *tp)
@@ -92,13 +115,16 @@ int zd_zone_device_folio_init(struct zd_folio *folio, struct zd_dev_pagemap *pgm
 	/*
 	 * Scrub every page of the range: a previous folio of another order may
 	 * have left head, order and compound_head bits behind. The bug
-	 * stale-compound-reinit skips the tails.
+	 * stale-compound-reinit scrubs nothing, as zone_device_page_init did
+	 * before the fix (it only set the count, locked, and built the new
+	 * compound page on top of whatever was there).
 	 */
 	for (i = 0; i < nr; i++) {
-		if (i && zd_bug_on(w, ZD_BUG_STALE_COMPOUND_REINIT))
+		if (zd_bug_on(w, ZD_BUG_STALE_COMPOUND_REINIT))
 			break; /* BUG(stale-compound-reinit) */
 		zd_scrub_page(zd_pfn_to_page(w, folio->pfn + i), pgmap);
 	}
+	zd_folio_init_check_geometry(w, folio, order);
 	switch (tp->alloc_mode) {
 	case ZD_ALLOC_INIT:
 		zd_folio_set_refcount(folio, 1, h);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * zonedev: the address-space part of the audit: entry kinds and write
- * permission per VMA (P3, P4), rss (C5), and every mapping's reference and
- * mapcount accounted for.
+ * permission per VMA (P3, P4), rss (C5), migration entries only on locked
+ * folios (P1, P2), and every mapping's reference and mapcount accounted for.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +87,12 @@ static void zd_audit_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot
 			zd_count_mapping(va, folio->pfn, mm);
 		va->rss[ZD_MM_ANONPAGES]++;
 	} else if (zd_swp_migration(e)) {
+		/* P1/P2: the migrating thread holds the folio lock for as long as its entries exist. */
+		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
+		if (folio && !zd_folio_test_locked(folio))
+			VM_REPORT(va, ZD_INV_MIGRATION_ENTRY_UNLOCKED, folio->pfn,
+				  "%s: migration entry at %#llx for a folio that is not locked",
+				  mm->name, (unsigned long long)addr);
 		va->rss[ZD_MM_ANONPAGES]++;
 	}
 }

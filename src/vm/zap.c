@@ -57,8 +57,13 @@ static void zd_zap_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot, 
 		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
 		if (!folio)
 			return;
-		if (e & ZD_E_DEVMAP)
+		if ((e & ZD_E_DEVMAP) && !zd_bug_on(mm->world, ZD_BUG_DEVMAP_WALKER_PUT))
 			return; /* a devmap entry took no reference and no mapcount */
+		if (e & ZD_E_DEVMAP) {
+			/* BUG(devmap-walker-put): released like a normal page's reference. */
+			zd_gather_add(&z->gather, folio);
+			return;
+		}
 		if (e & ZD_E_DIRTY)
 			zd_folio_set_flag(folio, ZD_PG_dirty);
 		zd_mm_add_rss(mm, zd_mm_counter_of(z->vma, folio), -(long)(zd_level_size(slot->level) >> ZD_PAGE_SHIFT));

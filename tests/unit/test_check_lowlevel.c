@@ -98,7 +98,9 @@ static void test_invariant_table(void **state)
 	    "mapping-unaccounted",   "gup-device-private",
 	    "longterm-pin-unpinnable", "bo-refcount-mismatch",
 	    "mirror-write-stale",    "mirror-atomic-stale",
-	    "pin-accounting",	     "fsdax-association",
+	    "pin-accounting",          "migration-entry-unlocked",
+	    "mirror-entry-stale",    "hmm-remote-private",
+	    "gup-error-pinned",      "fsdax-association",
 	    "fsdax-entry-order",     "fsdax-busy-block-freed",
 	};
 	enum zd_invariant found;

@@ -10,6 +10,7 @@
 #include "testlib.h"
 #include "zonedev/migrate.h"
 #include "vm/vm.h"
+#include "hmm/hmm.h"
 
 #define NPAGES 8
 
@@ -195,6 +196,63 @@ static void test_mirror_write_stale(void **state)
 	teardown(&e);
 }
 
+static void test_mirror_entry_stale(void **state)
+{
+	struct env e;
+	struct zd_dmirror_result r;
+	unsigned char got[2 * ZD_PAGE_SIZE];
+	zd_pte_t *p0, *p1, e0, e1;
+
+	setup(&e);
+	assert_int_equal(zd_access_write(e.mm, e.a, "ab", 2), 0);
+	assert_int_equal(zd_access_write(e.mm, e.a + ZD_PAGE_SIZE, "cd", 2), 0);
+	assert_int_equal(zd_dmirror_read(e.gpu, e.mm, e.a, 2 * ZD_PAGE_SIZE, got, &r), 0);
+	assert_int_equal(zd_audit(e.w), 0);
+	/* Swap the two CPU pages behind the mirror's back (no MMU notifier). */
+	p0 = pte_of(&e, e.a);
+	p1 = pte_of(&e, e.a + ZD_PAGE_SIZE);
+	e0 = zd_pte_read(p0);
+	e1 = zd_pte_read(p1);
+	zd_pte_write(p0, e1);
+	zd_pte_write(p1, e0);
+	assert_true(reported(&e, "mirror-entry-stale"));
+	zd_pte_write(p0, e0);
+	zd_pte_write(p1, e1);
+	teardown(&e);
+}
+
+static void test_hmm_remote_private(void **state)
+{
+	struct env e;
+	struct zd_dmirror_result r;
+	struct zd_hmm_range range = { 0 };
+	unsigned long hpfn;
+	enum zd_invariant inv;
+	struct zd_folio *folio;
+	zd_pte_t pte;
+
+	setup(&e);
+	assert_int_equal(zd_access_write(e.mm, e.a, "ab", 2), 0);
+	assert_int_equal(zd_dmirror_migrate_to_dev(e.gpu, e.mm, e.a, ZD_PAGE_SIZE, &r), 0);
+	pte = zd_pte_read(pte_of(&e, e.a));
+	assert_true(zd_swp_device_private(pte));
+	folio = zd_pfn_folio(e.w, zd_pte_pfn(pte));
+	assert_non_null(folio);
+	hpfn = zd_pte_pfn(pte) | ZD_HMM_PFN_VALID;
+	range.start = e.a;
+	range.end = e.a + ZD_PAGE_SIZE;
+	range.hmm_pfns = &hpfn;
+	/* Its own owner may be handed its device-private page... */
+	range.dev_private_owner = folio->pgmap->owner;
+	assert_int_equal(zd_hmm_check_range(e.w, &range), 0);
+	/* ...anyone else must never see it (a walk that forgot the owner rule). */
+	range.dev_private_owner = &range;
+	assert_int_equal(zd_hmm_check_range(e.w, &range), 1);
+	assert_int_equal(zd_invariant_lookup("hmm-remote-private", &inv), 0);
+	assert_true(zd_violation_reported(e.w, inv));
+	teardown(&e);
+}
+
 static void test_mirror_atomic_stale(void **state)
 {
 	struct env e;
@@ -259,7 +317,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_write),	       cmocka_unit_test(test_migrate_both_ways),
 	    cmocka_unit_test(test_snapshot_codes),     cmocka_unit_test(test_bo_refcount_mismatch),
-	    cmocka_unit_test(test_mirror_write_stale), cmocka_unit_test(test_mirror_atomic_stale),
+	    cmocka_unit_test(test_mirror_write_stale), cmocka_unit_test(test_mirror_entry_stale),
+	    cmocka_unit_test(test_hmm_remote_private),
+	    cmocka_unit_test(test_mirror_atomic_stale),
 	    cmocka_unit_test(test_exit_ends_mirror),   cmocka_unit_test(test_remove_evicts),
 	};
 

@@ -13,6 +13,7 @@
 #include "zonedev/zonedev.h"
 #include "zonedev/gup.h"
 #include "zonedev/migrate.h"
+#include "gup/gup_internal.h"
 
 #define H ZD_HOLDER(ZD_HOLD_PIN, 1)
 #define G ZD_HOLDER(ZD_HOLD_GUP, 2)
@@ -392,6 +393,32 @@ static void test_audit_breaks_pin_invariants(void **state)
 	zd_pgmap_free(pc);
 }
 
+/* G5: an error from the long-term path must leave the holder as it found it. */
+static void test_gup_error_pinned(void **state)
+{
+	struct zd_mm *mm = setup();
+	uint64_t a = map(mm, 2 * ZD_PAGE_SIZE, false);
+	struct zd_holder lt = ZD_HOLDER(ZD_HOLD_PIN_LONGTERM, 4);
+	unsigned long pfns[2];
+	enum zd_invariant inv;
+	long before;
+
+	assert_int_equal(zd_invariant_lookup("gup-error-pinned", &inv), 0);
+	/* A failing long-term pin (no mapping there) checks itself: clean. */
+	assert_int_equal(zd_pin_user_pages(mm, a + (64ull << 20), 1, ZD_FOLL_LONGTERM, pfns, lt),
+			 -EFAULT);
+	assert_false(zd_violation_reported(w, inv));
+	/* An error path that forgot one page: the holder holds more than before. */
+	before = zd_gup_holder_refs(w, lt);
+	assert_int_equal(zd_pin_user_pages(mm, a, 1, ZD_FOLL_LONGTERM, pfns, lt), 1);
+	zd_gup_check_error_unpinned(w, lt, before, -EBUSY);
+	assert_true(zd_violation_reported(w, inv));
+	zd_unpin_user_pages(w, pfns, 1, false, lt);
+	zd_gup_check_error_unpinned(w, lt, before, -EBUSY);
+	assert_int_equal(zd_violation_count(w), 1);
+	zd_world_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_longterm_coherent),
 		cmocka_unit_test(test_longterm_coherent_first_failure),
 		cmocka_unit_test(test_audit_breaks_pin_invariants),
+		cmocka_unit_test(test_gup_error_pinned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

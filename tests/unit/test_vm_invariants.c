@@ -137,6 +137,28 @@ static void test_mapping_reference_unaccounted(void **state)
 	teardown(&e);
 }
 
+static void test_migration_entry_unlocked(void **state)
+{
+	struct env e;
+	struct zd_folio *f;
+	zd_pte_t *pte, old;
+
+	setup(&e);
+	f = zd_mm_folio(e.mm, e.anon);
+	assert_non_null(f);
+	pte = pte_of(&e, e.anon);
+	old = zd_pte_read(pte);
+	/* A migration entry whose folio is locked, as migration leaves it: clean. */
+	assert_true(zd_folio_trylock(f));
+	zd_pte_write(pte, zd_mk_swp(ZD_SWP_MIGRATION_WRITE, f->pfn, 0));
+	assert_false(reported(&e, "migration-entry-unlocked"));
+	/* The same entry left behind after the folio was unlocked (P1). */
+	zd_folio_unlock(f);
+	assert_true(reported(&e, "migration-entry-unlocked"));
+	zd_pte_write(pte, old);
+	teardown(&e);
+}
+
 static void test_clean_address_space_life(void **state)
 {
 	struct env e;
@@ -166,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_rss_mismatch),
 		cmocka_unit_test(test_mapping_unaccounted),
 		cmocka_unit_test(test_mapping_reference_unaccounted),
+		cmocka_unit_test(test_migration_entry_unlocked),
 		cmocka_unit_test(test_clean_address_space_life),
 	};
 
