@@ -604,13 +604,15 @@ int zd_dax_reflink(struct zd_daxfs *fs, const char *dst, const char *src)
 	unsigned long i;
 	int ret;
 
-	if (!dst || !src || !strcmp(dst, src) || strlen(dst) > ZD_DAX_MAX_NAME)
+	if (!dst || !src || !*dst || !strcmp(dst, src) || strlen(dst) > ZD_DAX_MAX_NAME)
 		return -EINVAL;
 	ret = zd_daxfs_enter(fs, src);
 	if (ret)
 		return ret;
 	d = zd_dax_lookup(fs, dst);
-	if (d) {
+	if (!zd_dax_lookup(fs, src)) {
+		ret = -ENOENT; /* checked first: a missing source leaves dst as it was */
+	} else if (d) {
 		ret = zd_dax_break_layout(fs, d, 0, d->nr, "reflink");
 		if (!ret)
 			zd_dax_free_blocks(fs, d, 0, d->nr);

@@ -179,6 +179,9 @@ static void test_bad_input(void **state)
 	assert_int_equal(zd_dax_punch(e.fs, "f", 0, 0), -EINVAL);
 	assert_int_equal(zd_dax_reflink(e.fs, "f", "f"), -EINVAL);
 	assert_int_equal(zd_dax_reflink(e.fs, "g", "nope"), -ENOENT);
+	assert_int_equal(zd_dax_reflink(e.fs, "f", "nope"), -ENOENT); /* f stays as it was */
+	assert_int_equal(zd_dax_file_blocks(e.fs, "f"), 2);
+	assert_int_equal(zd_dax_reflink(e.fs, "", "f"), -EINVAL);
 	assert_int_equal(zd_dax_delete(e.fs, "nope"), -ENOENT);
 	assert_int_equal(zd_dax_mmap(e.fs, "nope", e.mm, 4096, ZD_PROT_READ, &addr), -ENOENT);
 	assert_int_equal(zd_daxfs_nr_free(e.fs), 510);
