@@ -57,6 +57,9 @@ enum zd_invariant {
 	ZD_INV_HMM_REMOTE_PRIVATE,	  /* migrate §6 M4 */
 	ZD_INV_GUP_ERROR_PINNED,	  /* migrate §6 G5 */
 	ZD_INV_POISONED_PAGE_HANDED_OUT,  /* 34 / issue 6: a poisoned page is never used afresh */
+	ZD_INV_FSDAX_ASSOCIATION,	  /* 27 */
+	ZD_INV_FSDAX_ENTRY_ORDER,	  /* 28 */
+	ZD_INV_FSDAX_BUSY_BLOCK_FREED,	  /* 29, 30 */
 	ZD_NR_INVARIANTS,
 };
 

@@ -16,6 +16,7 @@ struct zd_world;
 struct zd_mm;
 struct zd_vma;
 struct zd_device;
+struct zd_address_space;
 
 /* ---- Address spaces ------------------------------------------------------ */
 
@@ -61,6 +62,7 @@ struct zd_mmap_args {
 	/* Device mappings (DAX, DEVDAX, P2P) are made by their driver's mmap: */
 	const struct zd_vm_operations *vm_ops;
 	void *vm_private;
+	struct zd_address_space *mapping; /* DAX: the file's address space (its i_mmap) */
 	uint64_t addr;           /* 0: the library picks; else MAP_FIXED_NOREPLACE at addr */
 };
 
@@ -164,6 +166,13 @@ struct zd_vm_operations {
 	int (*fault)(struct zd_vm_fault *vmf, unsigned int level);
 	/* Can the mapping be split at addr? 0 or -EINVAL (device-dax: only at its alignment). */
 	int (*may_split)(struct zd_vma *vma, uint64_t addr);
+	/*
+	 * pfn_mkwrite: a write to a present read-only entry, before it becomes
+	 * writable. ZD_VM_FAULT_OK: make it writable; ZD_VM_FAULT_RETRY: the
+	 * driver changed the mapping (e.g. zapped the entry), fault again; or
+	 * an error. NULL: always writable in place.
+	 */
+	int (*mkwrite)(struct zd_vm_fault *vmf);
 };
 
 uint64_t zd_vma_start(const struct zd_vma *vma);
@@ -195,6 +204,13 @@ int zd_vm_insert_page(struct zd_mm *mm, uint64_t addr, struct zd_folio *folio);
  * device is gone). Drivers call it on unbind before memunmap_pages.
  */
 void zd_unmap_device_mappings(struct zd_world *w, const void *vm_private);
+/*
+ * unmap_mapping_pages: zap the entries mapping file pages [pgoff, pgoff + nr)
+ * of `as` in every VMA of its i_mmap (huge entries that overlap the range
+ * go whole). Takes the address space's lock, not the mmap_locks, as the
+ * kernel walks i_mmap under i_mmap_rwsem.
+ */
+void zd_unmap_mapping_pages(struct zd_address_space *as, unsigned long pgoff, unsigned long nr);
 
 /* ---- MMU interval notifiers ------------------------------------------------------ */
 

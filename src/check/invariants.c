@@ -221,6 +221,21 @@ static const struct zd_invariant_info zd_invariants[ZD_NR_INVARIANTS] = {
 		.source = "pgmap §5.34 / issue 6",
 		.summary = "a poisoned page is never handed out again: not free in an allocator, not mapped by a present entry",
 	},
+	[ZD_INV_FSDAX_ASSOCIATION] = {
+		.id = "fsdax-association",
+		.source = "pgmap §5.27",
+		.summary = "an FS DAX folio is unowned (mapping NULL, share 0), owned by one file (mapping, index) or shared (mapping NULL, share = its associations)",
+	},
+	[ZD_INV_FSDAX_ENTRY_ORDER] = {
+		.id = "fsdax-entry-order",
+		.source = "pgmap §5.28",
+		.summary = "an associated FS DAX folio has the order of its file entry (order 0 where the regime has no large FS DAX folios)",
+	},
+	[ZD_INV_FSDAX_BUSY_BLOCK_FREED] = {
+		.id = "fsdax-busy-block-freed",
+		.source = "pgmap §5.29-30",
+		.summary = "layout breaking deletes entries and frees blocks only when no page of the range is busy: a free block's page is idle",
+	},
 };
 /* clang-format on */
 

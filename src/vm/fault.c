@@ -352,9 +352,14 @@ int zd_handle_mm_fault(struct zd_vma *vma, uint64_t addr, unsigned int flags)
 		if (!zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot)) {
 			e = zd_pte_read(slot.pte);
 			if (zd_pte_present(e)) {
-				if (write && !(e & ZD_E_WRITE))
-					return zd_do_wp_page(vma, addr, &slot, e, false);
-				return 0;
+				if (!write || (e & ZD_E_WRITE))
+					return 0;
+				if (vma->vm_ops->mkwrite) {
+					ret = vma->vm_ops->mkwrite(&vmf);
+					if (ret)
+						return ret == ZD_VM_FAULT_RETRY ? 0 : ret;
+				}
+				return zd_do_wp_page(vma, addr, &slot, e, false);
 			}
 		}
 		for (level = ZD_LEVEL_PUD; level >= ZD_LEVEL_PTE; level--) {

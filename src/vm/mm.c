@@ -406,6 +406,8 @@ int zd_mmap(struct zd_mm *mm, const struct zd_mmap_args *args, uint64_t *out)
 		vma->mapping = zd_file_lookup(w, args->file, true);
 		if (!vma->mapping)
 			ret = -ENOMEM;
+	} else if (args->kind == ZD_MAP_DAX) {
+		vma->mapping = args->mapping; /* the DAX file's, owned by its filesystem */
 	}
 	if (!ret && (zd_vma_is_anon(vma) || zd_vma_is_cow(vma))) {
 		struct zd_anon_vma *av = zd_anon_vma_alloc(w);
@@ -615,6 +617,31 @@ void zd_unmap_device_mappings(struct zd_world *w, const void *vm_private)
 		zd_up_read(&mm->mmap_lock);
 	}
 	zd_mutex_unlock(&vw->lock);
+}
+
+void zd_unmap_mapping_pages(struct zd_address_space *as, unsigned long pgoff, unsigned long nr)
+{
+	struct zd_vma *vma;
+
+	if (!as || !nr)
+		return;
+	zd_mutex_lock(&as->lock);
+	for (vma = as->i_mmap; vma; vma = vma->file_next) {
+		unsigned long vstart = vma->pgoff;
+		unsigned long vend = vma->pgoff + ((vma->end - vma->start) >> ZD_PAGE_SHIFT);
+		unsigned long s = pgoff > vstart ? pgoff : vstart;
+		unsigned long e = pgoff + nr < vend ? pgoff + nr : vend;
+		uint64_t start, end;
+
+		if (s >= e)
+			continue;
+		start = vma->start + ((uint64_t)(s - vstart) << ZD_PAGE_SHIFT);
+		end = vma->start + ((uint64_t)(e - vstart) << ZD_PAGE_SHIFT);
+		zd_mmu_notifier_invalidate_start(vma->mm, start, end, ZD_MMU_NOTIFY_CLEAR, NULL);
+		zd_zap_vma_range(vma, start, end);
+		zd_mmu_notifier_invalidate_end(vma->mm, start, end);
+	}
+	zd_mutex_unlock(&as->lock);
 }
 
 /* ---- exit ----------------------------------------------------------------------------------------- */

@@ -17,7 +17,6 @@ while read -r id regimes; do
 	buggy="$SRC/scenarios/museum/$id.zds" fixed="$SRC/scenarios/museum/$id.fixed.zds"
 	case $id in
 	private-fault-free-race) continue ;; # a race: scenarios/races/ with the explorer
-	fsdax-missed-wake) continue ;;       # comes with the DAX filesystem
 	memory-failure-metadata) continue ;; # needs an altmap device: tests/unit/test_failure.c
 	esac
 	if [ -f "$buggy" ] && grep -qE "^bug $id\$" "$buggy"; then ok "$id: buggy scenario turns the bug on"

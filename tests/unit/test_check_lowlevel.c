@@ -101,6 +101,8 @@ static void test_invariant_table(void **state)
 	    "pin-accounting",          "migration-entry-unlocked",
 	    "mirror-entry-stale",    "hmm-remote-private",
 	    "gup-error-pinned",      "poisoned-page-handed-out",
+	    "fsdax-association",     "fsdax-entry-order",
+	    "fsdax-busy-block-freed",
 	};
 	enum zd_invariant found;
 	unsigned int i, j;

@@ -106,6 +106,8 @@ int zd_exec_prepare(struct zd_run *run, struct zd_exec *e)
 		return zd_exec_gup_prepare(run, e);
 	if (zd_stmt_is_failure(st))
 		return zd_exec_failure_prepare(run, e);
+	if (zd_stmt_is_dax(st))
+		return zd_exec_dax_prepare(run, e);
 	switch (st->kind) {
 	case ZD_ST_PUT:
 		/* a gup handle's pages; a handle not live now is the action's ENOENT */
@@ -322,6 +324,10 @@ void zd_exec_action(struct zd_exec *e)
 	}
 	if (zd_stmt_is_failure(st)) {
 		zd_exec_failure_action(e);
+		return;
+	}
+	if (zd_stmt_is_dax(st)) {
+		zd_exec_dax_action(e);
 		return;
 	}
 	switch (st->kind) {

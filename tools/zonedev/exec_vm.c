@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "runner.h"
+#include "zonedev/dax.h"
 
 bool zd_stmt_is_vm(const struct zd_stmt *st)
 {
@@ -291,10 +292,12 @@ static int zd_vm_mmap(struct zd_exec *e)
 		ret = zd_device_mmap(e->vm_dev, e->mm, s->size, zd_vm_prot(s->prot), &e->new_addr);
 		goto out;
 	case ZD_SCR_MAP_DAX:
-		return zd_vm_err(e, -ENOSYS,
-				 "mmap %s: DAX file mappings (dax=%s:%s) are not implemented in "
-				 "this version of zonedev",
-				 s->name, s->device, s->file);
+		/* the DAX filesystem's mmap: shared, aligned to the device's alignment */
+		ret = zd_pmem_fs(e->vm_dev) ? zd_dax_mmap(zd_pmem_fs(e->vm_dev), s->file, e->mm,
+							  s->size, zd_vm_prot(s->prot),
+							  &e->new_addr)
+					    : -ENXIO;
+		goto out;
 	default:
 		break;
 	}

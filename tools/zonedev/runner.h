@@ -193,6 +193,11 @@ bool zd_stmt_is_dev(const struct zd_stmt *st);
 int zd_exec_dev_prepare(struct zd_run *run, struct zd_exec *e);
 void zd_exec_dev_action(struct zd_exec *e);
 
+/* exec_dax.c: the §8 DAX file statements (create, truncate, punch, reflink, delete). */
+bool zd_stmt_is_dax(const struct zd_stmt *st);
+int zd_exec_dax_prepare(struct zd_run *run, struct zd_exec *e);
+void zd_exec_dax_action(struct zd_exec *e);
+
 /* exec_gup.c: the §7 statements gup, unpin, pinned read / write (put: exec.c). */
 bool zd_stmt_is_gup(const struct zd_stmt *st);
 int zd_exec_gup_prepare(struct zd_run *run, struct zd_exec *e);
