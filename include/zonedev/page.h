@@ -158,6 +158,11 @@ struct zd_folio *zd_pfn_folio(struct zd_world *w, unsigned long pfn);
 
 /* ---- Flags and the page lock ------------------------------------------ */
 
+/* folio->mapping of an anonymous folio points at its anon_vma with this bit set. */
+#define ZD_PAGE_MAPPING_ANON 1ul
+/* folio_test_anon: the folio belongs to anonymous memory. */
+bool zd_folio_test_anon(const struct zd_folio *folio);
+
 bool zd_page_test_flag(const struct zd_page *page, enum zd_pageflags bit);
 void zd_page_set_flag(struct zd_page *page, enum zd_pageflags bit);
 void zd_page_clear_flag(struct zd_page *page, enum zd_pageflags bit);

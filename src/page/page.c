@@ -134,6 +134,12 @@ struct zd_folio *zd_pfn_folio(struct zd_world *w, unsigned long pfn)
 
 /* ---- Flags ----------------------------------------------------------- */
 
+bool zd_folio_test_anon(const struct zd_folio *folio)
+{
+	return ((uintptr_t)ZD_READ_ONCE(((struct zd_folio *)folio)->mapping) &
+		ZD_PAGE_MAPPING_ANON) != 0;
+}
+
 bool zd_page_test_flag(const struct zd_page *page, enum zd_pageflags bit)
 {
 	return (zd_atomic_ulong_read_acquire(&page->flags) >> bit) & 1;

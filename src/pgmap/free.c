@@ -56,7 +56,8 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 	tp = zd_policy_type(w->policy, pgmap->type);
 	nr = zd_folio_nr_pages(folio);
 	zd_check_free_holders(w, folio);
-	for (i = 0; i < nr; i++) {
+	/* Only anonymous folios carry AnonExclusive markers (FS DAX, device-dax never). */
+	for (i = 0; zd_folio_test_anon(folio) && i < nr; i++) {
 		struct zd_page *page = zd_pfn_to_page(w, folio->pfn + i);
 
 		/* Test first: a deduplicated tail is never written. */

@@ -6,7 +6,6 @@
  */
 #include "vm/vm.h"
 
-#define ZD_PAGE_MAPPING_ANON 1ul
 
 bool zd_mapping_takes_ref(const struct zd_folio *folio)
 {
@@ -43,12 +42,6 @@ void zd_rmap_remove(struct zd_mm *mm, struct zd_folio *folio, unsigned int level
 	} else {
 		zd_atomic_add_return_relaxed(&folio->_mapcount, -1);
 	}
-}
-
-bool zd_folio_test_anon(const struct zd_folio *folio)
-{
-	return ((uintptr_t)ZD_READ_ONCE(((struct zd_folio *)folio)->mapping) &
-		ZD_PAGE_MAPPING_ANON) != 0;
 }
 
 void zd_folio_add_new_anon(struct zd_vma *vma, struct zd_folio *folio, uint64_t addr)

@@ -267,7 +267,6 @@ void zd_rmap_add(struct zd_mm *mm, struct zd_folio *folio, unsigned int level, b
 void zd_rmap_remove(struct zd_mm *mm, struct zd_folio *folio, unsigned int level);
 /* A new anonymous folio: mapping = anon_vma, index, PG_anon_exclusive on each page. */
 void zd_folio_add_new_anon(struct zd_vma *vma, struct zd_folio *folio, uint64_t addr);
-bool zd_folio_test_anon(const struct zd_folio *folio);
 /* Could the folio be DMA-pinned (folio_maybe_dma_pinned)? */
 bool zd_folio_maybe_dma_pinned(const struct zd_folio *folio);
 struct zd_anon_vma *zd_anon_vma_alloc(struct zd_world *w);
