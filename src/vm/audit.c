@@ -85,9 +85,9 @@ static void zd_audit_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot
 		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
 		if (folio)
 			zd_count_mapping(va, folio->pfn, mm);
-		va->rss[ZD_MM_ANONPAGES]++;
+		va->rss[ZD_MM_ANONPAGES] += zd_level_pages(slot->level);
 	} else if (zd_swp_migration(e)) {
-		va->rss[ZD_MM_ANONPAGES]++;
+		va->rss[ZD_MM_ANONPAGES] += zd_level_pages(slot->level);
 	}
 }
 

@@ -111,6 +111,11 @@ static inline uint64_t zd_level_size(unsigned int level)
 {
 	return 1ull << zd_level_shift(level);
 }
+/* Base pages a leaf at `level` covers (a PMD leaf, present or not, stands for 512). */
+static inline long zd_level_pages(unsigned int level)
+{
+	return (long)(zd_level_size(level) >> ZD_PAGE_SHIFT);
+}
 
 struct zd_pt {
 	zd_pte_t e[ZD_PT_ENTRIES];
@@ -296,8 +301,23 @@ int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *
 			     zd_pte_t e, bool trylock);
 /* Zap [start, end) of vma: clear entries, drop mapping references (batched). */
 void zd_zap_vma_range(struct zd_vma *vma, uint64_t start, uint64_t end);
-/* Split a huge PMD leaf mapping an anonymous folio into PTEs. Caller holds mmap_lock. */
+/*
+ * Split the PMD leaf covering addr into 512 PTEs: a present huge mapping of
+ * an anonymous folio, a device-private PMD entry (512 device-private PTEs)
+ * or a PMD migration entry (512 PTE migration entries); the folio stays
+ * large. Other huge leaves are zapped. Caller holds mmap_lock.
+ */
 int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr);
+
+/*
+ * Large folios (src/migrate/migrate.c). zd_folio_split_unmapped splits an
+ * unmapped large folio into base pages: the references stay on the first,
+ * each other page gets one held by tail_holder. zd_split_mapped_folio
+ * unmaps, splits and maps again a PTE-mapped one: the caller holds it
+ * locked with `refs` references (all of its own); -EBUSY if it could not.
+ */
+void zd_folio_split_unmapped(struct zd_folio *folio, struct zd_holder tail_holder);
+int zd_split_mapped_folio(struct zd_folio *folio, int refs);
 
 /* ---- MMU notifiers -------------------------------------------------------------------- */
 
