@@ -218,7 +218,8 @@ static int zd_dmirror_alloc_folio(struct zd_device *dev, unsigned int order, str
 	if (!folio)
 		return -ENOMEM;
 	folio->zone_device_data = NULL;
-	ret = zd_zone_device_folio_init(folio, folio->pgmap, order, h);
+	/* a page of a split free 2 MiB block still names its old head: ask through it */
+	ret = zd_zone_device_folio_init(folio, zd_page_pgmap(&folio->page), order, h);
 	if (ret) {
 		zd_spin_lock(&dev->lock);
 		zd_dmirror_push(dm, folio, order);
@@ -768,13 +769,16 @@ static void zd_dmirror_alloc_and_copy(struct zd_device *dev, struct zd_migrate_v
 				continue; /* already in device memory: not ours to move */
 			if (args->src[i] & ZD_MIGRATE_PFN_COMPOUND)
 				nr = zd_folio_nr_pages(sfolio);
+		} else if (args->src[i] & ZD_MIGRATE_PFN_COMPOUND) {
+			nr = 1ul << ZD_PMD_ORDER; /* a compound hole: 2 MiB of nothing */
 		}
 		if (nr > 1 && i + nr <= args->npages) {
 			if (dev->cfg.align_order != ZD_PMD_ORDER ||
 			    zd_dmirror_dev_dst(dev, ZD_PMD_ORDER, spfn, &args->dst[i])) {
 				/* migrated split: a base page per page of the source */
 				for (k = 0; k < nr; k++)
-					if (!zd_dmirror_dev_dst(dev, 0, spfn + k, &args->dst[i + k]) &&
+					if (!zd_dmirror_dev_dst(dev, 0, spfn == ZD_PFN_NONE ? spfn : spfn + k,
+							       &args->dst[i + k]) &&
 					    write)
 						args->dst[i + k] |= ZD_MIGRATE_PFN_WRITE;
 			} else if (write) {

@@ -647,6 +647,17 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *args)
 			addr += zd_level_size(ZD_LEVEL_PMD) - ZD_PAGE_SIZE;
 			continue;
 		}
+		if (!(addr & (zd_level_size(ZD_LEVEL_PMD) - 1)) && zd_collect_whole(args, addr) &&
+		    zd_vma_is_anon(vma) &&
+		    (zd_pt_walk(args->mm, addr, ZD_LEVEL_PTE, false, &slot) ||
+		     (slot.level >= ZD_LEVEL_PMD && !zd_pte_read(slot.pte)))) {
+			/* An empty PMD: a compound hole, one slot for 2 MiB. */
+			args->src[i] = ZD_MIGRATE_PFN_MIGRATE | ZD_MIGRATE_PFN_COMPOUND;
+			args->cpages++;
+			i += ZD_PT_ENTRIES - 1;
+			addr += zd_level_size(ZD_LEVEL_PMD) - ZD_PAGE_SIZE;
+			continue;
+		}
 		args->src[i] = zd_collect_page(args, vma, addr);
 		if (args->src[i] & ZD_MIGRATE_PFN_MIGRATE)
 			args->cpages++;
@@ -659,6 +670,40 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *args)
 }
 
 /* ---- Phase C: commit ---------------------------------------------------------------------- */
+
+/*
+ * migrate_vma_insert_huge_pmd_page: a compound hole gets a 2 MiB dst mapped
+ * by one PMD (a device-private PMD entry, or a present huge mapping).
+ */
+static bool zd_migrate_insert_huge_pmd(struct zd_migrate_vma *args, struct zd_vma *vma,
+				       uint64_t addr, struct zd_folio *dst)
+{
+	struct zd_mm *mm = args->mm;
+	bool write = vma->flags & ZD_VM_WRITE;
+	struct zd_slot slot;
+	zd_pte_t ne;
+
+	if (!zd_vma_is_anon(vma) || zd_folio_nr_pages(dst) != ZD_PT_ENTRIES ||
+	    zd_pt_walk(mm, addr, ZD_LEVEL_PMD, true, &slot) || slot.level != ZD_LEVEL_PMD)
+		return false;
+	if (zd_folio_is_device_private(dst))
+		ne = zd_mk_swp(write ? ZD_SWP_DEVICE_WRITE : ZD_SWP_DEVICE_READ, dst->pfn, 0);
+	else
+		ne = zd_mk_pte(dst->pfn, ZD_E_YOUNG | ZD_E_HUGE | (write ? ZD_E_WRITE | ZD_E_DIRTY : 0));
+	zd_spin_lock(&slot.pt->ptl);
+	if (zd_pte_read(slot.pte)) {
+		zd_spin_unlock(&slot.pt->ptl);
+		return false; /* faulted in (or a page table appeared) meanwhile */
+	}
+	zd_folio_add_new_anon(vma, dst, addr);
+	zd_folio_set_flag(dst, ZD_PG_uptodate);
+	zd_folio_get(dst, ZD_HOLDER(ZD_HOLD_MAPPING, mm));
+	zd_rmap_add(mm, dst, ZD_LEVEL_PMD, false);
+	zd_pte_write(slot.pte, ne);
+	zd_spin_unlock(&slot.pt->ptl);
+	zd_mm_add_rss(mm, ZD_MM_ANONPAGES, ZD_PT_ENTRIES);
+	return true;
+}
 
 /* migrate_vma_insert_page: a hole gets the dst page mapped directly. */
 static bool zd_migrate_insert_page(struct zd_migrate_vma *args, struct zd_vma *vma, uint64_t addr,
@@ -735,7 +780,20 @@ static void zd_migrate_pages_common(struct zd_world *w, struct zd_migrate_vma *a
 				end_from = addr;
 				notified = true;
 			}
-			/* collect makes no compound holes: a large dst fits no hole */
+			if ((src[i] & ZD_MIGRATE_PFN_COMPOUND) && zd_folio_test_large(d)) {
+				if (!zd_migrate_dst_ok(d) ||
+				    !zd_migrate_insert_huge_pmd(args, vma, addr, d))
+					src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
+				continue;
+			}
+			if (src[i] & ZD_MIGRATE_PFN_COMPOUND) {
+				/* a compound hole, base-page dsts: 512 holes, each its own insert */
+				unsigned long k;
+
+				for (k = 1; k < ZD_PT_ENTRIES && i + k < npages; k++)
+					src[i + k] = ZD_MIGRATE_PFN_MIGRATE;
+			}
+			/* a large dst fits only a compound hole */
 			if (!zd_migrate_dst_ok(d) || zd_folio_test_large(d) ||
 			    !zd_migrate_insert_page(args, vma, addr, d))
 				src[i] &= ~ZD_MIGRATE_PFN_MIGRATE;
