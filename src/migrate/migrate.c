@@ -258,10 +258,12 @@ static bool zd_try_to_migrate_one(struct zd_vma *vma, uint64_t addr, void *arg)
 	uint64_t end = addr + (zd_folio_nr_pages(t->folio) << ZD_PAGE_SHIFT), a;
 	struct zd_slot slot;
 
+	uint64_t first = addr > vma->start ? addr : vma->start;
+
 	if (end > vma->end)
 		end = vma->end;
-	zd_mmu_notifier_invalidate_start(mm, addr, end, ZD_MMU_NOTIFY_CLEAR, NULL);
-	for (a = addr; a < end; a += ZD_PAGE_SIZE) {
+	zd_mmu_notifier_invalidate_start(mm, first, end, ZD_MMU_NOTIFY_CLEAR, NULL);
+	for (a = first; a < end; a += ZD_PAGE_SIZE) {
 		if (zd_pt_walk(mm, a, ZD_LEVEL_PTE, false, &slot))
 			continue;
 		if (slot.level == ZD_LEVEL_PTE) {
@@ -273,7 +275,7 @@ static bool zd_try_to_migrate_one(struct zd_vma *vma, uint64_t addr, void *arg)
 		/* the rest of this PMD (or of a hole above it) holds nothing more of the folio */
 		a = (a | (zd_level_size(slot.level) - 1)) + 1 - ZD_PAGE_SIZE;
 	}
-	zd_mmu_notifier_invalidate_end(mm, addr, end);
+	zd_mmu_notifier_invalidate_end(mm, first, end);
 	return true;
 }
 
@@ -336,7 +338,7 @@ static bool zd_remove_migration_pte(struct zd_vma *vma, uint64_t addr, void *arg
 
 	if (end > vma->end)
 		end = vma->end;
-	for (a = addr; a < end; a += ZD_PAGE_SIZE) {
+	for (a = addr > vma->start ? addr : vma->start; a < end; a += ZD_PAGE_SIZE) {
 		if (zd_pt_walk(vma->mm, a, ZD_LEVEL_PTE, false, &slot))
 			continue;
 		if (slot.level == ZD_LEVEL_PTE) {
@@ -453,8 +455,9 @@ static bool zd_split_migration_pmd(struct zd_vma *vma, uint64_t addr, void *arg)
 	struct zd_slot slot;
 	zd_pte_t e;
 
-	if (zd_pt_walk(vma->mm, addr, ZD_LEVEL_PMD, false, &slot) || slot.level != ZD_LEVEL_PMD)
-		return true;
+	if (addr < vma->start || addr + zd_level_size(ZD_LEVEL_PMD) > vma->end ||
+	    zd_pt_walk(vma->mm, addr, ZD_LEVEL_PMD, false, &slot) || slot.level != ZD_LEVEL_PMD)
+		return true; /* a PMD leaf lies whole inside its VMA */
 	e = zd_pte_read(slot.pte);
 	if (zd_swp_migration(e) && zd_pte_pfn(e) == m->folio->pfn && zd_split_huge_pmd(vma, addr))
 		m->err = -ENOMEM;

@@ -281,6 +281,9 @@ void zd_anon_vma_unlink(struct zd_vma *vma);
 /*
  * rmap walk: call fn for every (vma, address) that may map folio (anon:
  * the anon_vma's VMAs; file: the mapping's i_mmap). fn returns false to stop.
+ * addr is where the folio's first page is (or would be) in vma: for a large
+ * folio only partly inside vma (a VMA split through a THP) it may lie below
+ * vma->start; fn looks at the pages inside [vma->start, vma->end) only.
  */
 void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 		  bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg);
