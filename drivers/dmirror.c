@@ -707,6 +707,36 @@ static int zd_dmirror_copy_page(struct zd_world *w, unsigned long dst_pfn, unsig
 	return 0;
 }
 
+/*
+ * Copy (or zero-fill, src_pfn ZD_PFN_NONE) nr pages of a folio: one memcpy
+ * when both sides' bytes are contiguous (a folio lies in one memmap range),
+ * else page by page.
+ */
+static int zd_dmirror_copy_pages(struct zd_world *w, unsigned long dst_pfn, unsigned long src_pfn,
+				 unsigned long nr)
+{
+	char *dst = zd_page_address(w, dst_pfn), *src = NULL;
+	unsigned long k;
+
+	if (nr > 1 && dst && (char *)zd_page_address(w, dst_pfn + nr - 1) ==
+				     dst + ((nr - 1) << ZD_PAGE_SHIFT)) {
+		if (src_pfn == ZD_PFN_NONE) {
+			memset(dst, 0, nr << ZD_PAGE_SHIFT);
+			return 0;
+		}
+		src = zd_page_address(w, src_pfn);
+		if (src && (char *)zd_page_address(w, src_pfn + nr - 1) ==
+			       src + ((nr - 1) << ZD_PAGE_SHIFT)) {
+			memcpy(dst, src, nr << ZD_PAGE_SHIFT);
+			return 0;
+		}
+	}
+	for (k = 0; k < nr; k++)
+		if (zd_dmirror_copy_page(w, dst_pfn + k, src_pfn == ZD_PFN_NONE ? src_pfn : src_pfn + k))
+			return -ENOMEM;
+	return 0;
+}
+
 /* Give a destination back before commit (it was never used): unlock and put. */
 static void zd_dmirror_drop_dst(struct zd_world *w, unsigned long *dst)
 {
@@ -725,19 +755,15 @@ static int zd_dmirror_dev_dst(struct zd_device *dev, unsigned int order, unsigne
 {
 	struct zd_world *w = dev->world;
 	struct zd_folio *dfolio;
-	unsigned long k;
 
 	*dst = 0;
 	if (zd_dmirror_alloc_folio(dev, order, ZD_MIGRATE_DST_HOLDER, &dfolio))
 		return -ENOMEM;
 	zd_atomic_long_add_return_relaxed(&dev->allocated, 1l << order);
 	*dst = zd_migrate_pfn(dfolio->pfn) | (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
-	for (k = 0; k < (1ul << order); k++) {
-		if (zd_dmirror_copy_page(w, dfolio->pfn + k,
-					 spfn == ZD_PFN_NONE ? ZD_PFN_NONE : spfn + k)) {
-			zd_dmirror_drop_dst(w, dst);
-			return -ENOMEM;
-		}
+	if (zd_dmirror_copy_pages(w, dfolio->pfn, spfn, 1ul << order)) {
+		zd_dmirror_drop_dst(w, dst);
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -934,14 +960,12 @@ static int zd_dmirror_sys_dst(struct zd_world *w, unsigned int order, unsigned l
 	if (!dfolio)
 		return -ENOMEM;
 	*dst = zd_migrate_pfn(dfolio->pfn) | (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
-	for (k = 0; k < nr; k++) {
-		if (zd_dmirror_copy_page(w, dfolio->pfn + k, spfn + k)) {
-			zd_dmirror_drop_dst(w, dst);
-			*nr_moved -= k;
-			return -ENOMEM;
-		}
-		moved[(*nr_moved)++] = spfn + k;
+	if (zd_dmirror_copy_pages(w, dfolio->pfn, spfn, nr)) {
+		zd_dmirror_drop_dst(w, dst);
+		return -ENOMEM;
 	}
+	for (k = 0; k < nr; k++)
+		moved[(*nr_moved)++] = spfn + k;
 	return 0;
 }
 
