@@ -4,6 +4,7 @@
  * reference check), migrate_vma_pages (commit), migrate_vma_finalize, and
  * the pfn-range eviction path that shares phases B, C and D.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "zonedev/migrate.h"
@@ -952,29 +953,75 @@ int zd_migrate_device_range(struct zd_world *w, unsigned long *src, unsigned lon
 	return 0;
 }
 
-int zd_migrate_device_coherent_folio(struct zd_folio *folio, struct zd_holder h)
+/* The system destination(s) for a coherent folio of nr pages: one folio of its size, else base pages. */
+static void zd_coherent_dst(struct zd_world *w, unsigned long nr, unsigned long *dst)
 {
-	struct zd_world *w;
-	unsigned long src, dst = 0;
-	struct zd_folio *new;
+	struct zd_folio *new = zd_folio_alloc(w, nr > 1 ? ZD_PMD_ORDER : 0, DST);
+	unsigned long k;
 
-	if (!folio || !zd_folio_is_device_coherent(folio) || zd_folio_test_large(folio))
-		return -EINVAL;
-	w = zd_folio_world(folio);
-	zd_folio_ref_transfer(folio, h, SRC); /* the caller's reference is the collection one */
-	zd_folio_lock(folio);
-	src = zd_migrate_pfn(folio->pfn) | ZD_MIGRATE_PFN_MIGRATE;
-	zd_migrate_device_unmap(w, &src, 1, NULL);
-	if (!(src & ZD_MIGRATE_PFN_MIGRATE))
-		return -EBUSY; /* the restore loop unlocked it and dropped the reference */
-	new = zd_folio_alloc(w, 0, DST);
 	if (new) {
 		zd_folio_lock(new);
-		dst = zd_migrate_pfn(new->pfn);
+		dst[0] = zd_migrate_pfn(new->pfn) | (nr > 1 ? ZD_MIGRATE_PFN_COMPOUND : 0);
+		return;
 	}
-	zd_migrate_device_pages(w, &src, &dst, 1);
-	if (new && (src & ZD_MIGRATE_PFN_MIGRATE))
-		memcpy(zd_page_data(w, new->pfn), zd_page_data(w, folio->pfn), ZD_PAGE_SIZE);
-	zd_migrate_device_finalize(w, &src, &dst, 1);
-	return new && (src & ZD_MIGRATE_PFN_MIGRATE) ? 0 : -EBUSY;
+	for (k = 0; nr > 1 && k < nr; k++) {
+		new = zd_folio_alloc(w, 0, DST);
+		if (!new)
+			return;
+		zd_folio_lock(new);
+		dst[k] = zd_migrate_pfn(new->pfn);
+	}
+}
+
+int zd_migrate_device_coherent_folio(struct zd_folio *folio, struct zd_holder h)
+{
+	unsigned long one_src, one_dst = 0, *src = &one_src, *dst = &one_dst, nr, k;
+	struct zd_world *w;
+	int ret = 0;
+
+	if (!folio || !zd_folio_is_device_coherent(folio) ||
+	    (zd_folio_test_large(folio) && zd_folio_nr_pages(folio) != ZD_PT_ENTRIES))
+		return -EINVAL;
+	w = zd_folio_world(folio);
+	nr = zd_folio_nr_pages(folio);
+	if (nr > 1) {
+		/* a 2 MiB coherent folio: one COMPOUND slot (whole, or split for base pages) */
+		src = calloc(nr, sizeof(*src));
+		dst = calloc(nr, sizeof(*dst));
+		if (!src || !dst) {
+			free(src);
+			free(dst);
+			return -ENOMEM;
+		}
+	}
+	zd_folio_ref_transfer(folio, h, SRC); /* the caller's reference is the collection one */
+	zd_folio_lock(folio);
+	src[0] = zd_migrate_pfn(folio->pfn) | ZD_MIGRATE_PFN_MIGRATE |
+		 (nr > 1 ? ZD_MIGRATE_PFN_COMPOUND : 0);
+	zd_migrate_device_unmap(w, src, nr, NULL);
+	if (!(src[0] & ZD_MIGRATE_PFN_MIGRATE)) {
+		ret = -EBUSY; /* the restore loop unlocked it and dropped the reference */
+		goto out;
+	}
+	zd_coherent_dst(w, nr, dst);
+	zd_migrate_device_pages(w, src, dst, nr);
+	for (k = 0; k < nr; k++) {
+		unsigned long d = zd_migrate_pfn_to_pfn(dst[k]), s = zd_migrate_pfn_to_pfn(src[k]);
+		unsigned long n = (src[k] & ZD_MIGRATE_PFN_COMPOUND) ? nr : 1, i;
+
+		if (!(src[k] & ZD_MIGRATE_PFN_MIGRATE) || d == ZD_PFN_NONE || s == ZD_PFN_NONE) {
+			if (s != ZD_PFN_NONE || k == 0)
+				ret = -EBUSY;
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			memcpy(zd_page_data(w, d + i), zd_page_data(w, s + i), ZD_PAGE_SIZE);
+	}
+	zd_migrate_device_finalize(w, src, dst, nr);
+out:
+	if (src != &one_src) {
+		free(src);
+		free(dst);
+	}
+	return ret;
 }
