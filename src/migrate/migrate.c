@@ -189,7 +189,7 @@ static unsigned long zd_collect_huge_pmd(struct zd_migrate_vma *args, struct zd_
 		goto undo;
 	}
 	for (k = 0; k < ZD_PT_ENTRIES; k++)
-		zd_page_clear_flag(zd_pfn_to_page(w, pfn + k), ZD_PG_anon_exclusive);
+		zd_page_clear_flag(&(&folio->page)[k], ZD_PG_anon_exclusive);
 	write = zd_entry_writable(e);
 	if (zd_pte_present(e) && (e & ZD_E_DIRTY))
 		zd_folio_set_flag(folio, ZD_PG_dirty);
@@ -240,8 +240,9 @@ static void zd_ttm_leaf(struct zd_mm *mm, struct zd_folio *folio, struct zd_slot
 	write = zd_entry_writable(e);
 	if (zd_pte_present(e) && (e & ZD_E_DIRTY))
 		zd_folio_set_flag(folio, ZD_PG_dirty);
+	/* a folio's struct pages are contiguous: page k of it is (&folio->page)[k] */
 	for (i = 0; i < zd_level_pages(slot->level); i++)
-		zd_page_clear_flag(zd_pfn_to_page(w, pfn + i), ZD_PG_anon_exclusive);
+		zd_page_clear_flag(&(&folio->page)[k + i], ZD_PG_anon_exclusive);
 	zd_pte_write(slot->pte, zd_mk_migration_entry(pfn, write, exclusive, e));
 	zd_spin_unlock(&slot->pt->ptl);
 	zd_rmap_remove(mm, folio, slot->level);
@@ -300,7 +301,6 @@ static void zd_rmp_leaf(struct zd_vma *vma, struct zd_slot *slot, struct zd_rmp 
 			unsigned long k)
 {
 	struct zd_mm *mm = vma->mm;
-	struct zd_world *w = mm->world;
 	unsigned long tpfn = r->target->pfn + k;
 	bool write, huge = slot->level > ZD_LEVEL_PTE;
 	zd_pte_t e, ne;
@@ -318,7 +318,7 @@ static void zd_rmp_leaf(struct zd_vma *vma, struct zd_slot *slot, struct zd_rmp 
 	zd_rmap_add(mm, r->target, slot->level, false);
 	if (zd_swp_type(e) != ZD_SWP_MIGRATION_READ)
 		for (i = 0; i < zd_level_pages(slot->level); i++)
-			zd_page_set_flag(zd_pfn_to_page(w, tpfn + i), ZD_PG_anon_exclusive);
+			zd_page_set_flag(&(&r->target->page)[k + i], ZD_PG_anon_exclusive);
 	if (zd_folio_is_device_private(r->target))
 		ne = zd_mk_swp(write ? ZD_SWP_DEVICE_WRITE : ZD_SWP_DEVICE_READ, tpfn,
 			       e & ZD_E_SOFT_DIRTY);
@@ -393,7 +393,7 @@ void zd_folio_split_unmapped(struct zd_folio *folio, struct zd_holder tail_holde
 	zd_clear_compound(&folio->page, order);
 	zd_folio_clear_flag(folio, ZD_PG_large_rmappable);
 	for (k = 1; k < nr; k++) {
-		struct zd_folio *f = (struct zd_folio *)zd_pfn_to_page(w, folio->pfn + k);
+		struct zd_folio *f = (struct zd_folio *)&(&folio->page)[k];
 
 		if (locked)
 			zd_page_set_flag(&f->page, ZD_PG_locked);
