@@ -92,11 +92,8 @@ static unsigned long zd_collect_page(struct zd_migrate_vma *args, struct zd_vma 
 	e = zd_pte_read(slot.pte);
 	if (!e)
 		return zd_vma_is_anon(vma) ? ZD_MIGRATE_PFN_MIGRATE : 0;
-	if (slot.level != ZD_LEVEL_PTE) {
-		/* A huge mapping: split the mapping; the folio stays large and is not migrated here. */
-		zd_split_huge_pmd(vma, addr);
-		return 0;
-	}
+	if (slot.level != ZD_LEVEL_PTE)
+		return 0; /* a huge leaf not selected (zd_collect_prepare split the selected ones) */
 	if (zd_pte_present(e) && (e & ZD_E_SPECIAL)) {
 		/* the zero page migrates as a hole */
 		if (zd_pte_pfn(e) == w->vm->zero_folio->pfn &&

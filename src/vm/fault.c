@@ -251,7 +251,8 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 		ret = zd_split_mapped_folio(folio, 1);
 		zd_folio_unlock(folio);
 		zd_folio_put(folio, tmp);
-		return ret ? ZD_VM_FAULT_SIGBUS : 0;
+		/* held by someone else (-EBUSY): the fault is retried, as for a busy lock */
+		return ret && ret != -EBUSY ? ZD_VM_FAULT_SIGBUS : 0;
 	}
 	if (!zd_folio_trylock(folio)) {
 		/*
