@@ -1417,6 +1417,13 @@ static bool zd_dmirror_page_in_use(struct zd_world *w, struct zd_dev_pagemap *pg
 	return folio && zd_folio_ref_count(folio) > zd_pgmap_free_refcount(w, pgmap->type);
 }
 
+static bool zd_dmirror_large_head(struct zd_world *w, unsigned long pfn)
+{
+	struct zd_folio *folio = zd_pfn_folio(w, pfn);
+
+	return folio && folio->pfn == pfn && zd_folio_test_large(folio);
+}
+
 static unsigned long zd_dmirror_evict_chunk(struct zd_dmirror *dm, struct zd_dmirror_chunk *chunk,
 					    unsigned long *src, unsigned long *dst)
 {
@@ -1438,8 +1445,13 @@ static unsigned long zd_dmirror_evict_chunk(struct zd_dmirror *dm, struct zd_dmi
 			n = 1;
 			continue;
 		}
+		/*
+		 * A 2 MiB folio needs its 512 slots in one run: a run stops before
+		 * one (the next run starts at its head; a window is 512 pages).
+		 */
 		for (n = 1; n < ZD_DMIRROR_MIGRATE_WINDOW && pfn + n < end &&
-			    zd_dmirror_page_in_use(w, chunk->pgmap, pfn + n);
+			    zd_dmirror_page_in_use(w, chunk->pgmap, pfn + n) &&
+			    !zd_dmirror_large_head(w, pfn + n);
 		     n++)
 			;
 		memset(src, 0, n * sizeof(*src));
