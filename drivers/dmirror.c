@@ -875,6 +875,16 @@ static void zd_dmirror_recheck_migrated(struct zd_dmirror_mirror *m, struct zd_m
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE) || dpfn == ZD_PFN_NONE)
 			continue;
 		nr = zd_folio_nr_pages(zd_pfn_folio(w, dpfn));
+		if (nr > 1) {
+			/* one PMD leaf mapping the whole new folio: every entry is right */
+			struct zd_slot slot;
+
+			if (!zd_pt_walk(args->mm, args->start + (i << ZD_PAGE_SHIFT), ZD_LEVEL_PTE,
+					false, &slot) &&
+			    slot.level == ZD_LEVEL_PMD && zd_pte_maps_folio(zd_pte_read(slot.pte)) &&
+			    zd_pte_pfn(zd_pte_read(slot.pte)) == dpfn)
+				continue;
+		}
 		for (k = 0; k < nr; k++) {
 			struct zd_dmirror_entry *ent;
 			struct zd_slot slot;
