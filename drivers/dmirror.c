@@ -218,7 +218,10 @@ static int zd_dmirror_alloc_folio(struct zd_device *dev, unsigned int order, str
 	if (!folio)
 		return -ENOMEM;
 	folio->zone_device_data = NULL;
-	/* The pgmap through the page: a stale tail (bug stale-compound-reinit) links to its old head. */
+	/*
+	 * The pgmap through the page: a page of a split free 2 MiB block (or a
+	 * stale tail, bug stale-compound-reinit) still names its old head.
+	 */
 	ret = zd_zone_device_folio_init(folio, zd_page_pgmap(&folio->page), order, h);
 	if (ret) {
 		zd_spin_lock(&dev->lock);
@@ -707,6 +710,36 @@ static int zd_dmirror_copy_page(struct zd_world *w, unsigned long dst_pfn, unsig
 	return 0;
 }
 
+/*
+ * Copy (or zero-fill, src_pfn ZD_PFN_NONE) nr pages of a folio: one memcpy
+ * when both sides' bytes are contiguous (a folio lies in one memmap range),
+ * else page by page.
+ */
+static int zd_dmirror_copy_pages(struct zd_world *w, unsigned long dst_pfn, unsigned long src_pfn,
+				 unsigned long nr)
+{
+	char *dst = zd_page_address(w, dst_pfn), *src = NULL;
+	unsigned long k;
+
+	if (nr > 1 && dst && (char *)zd_page_address(w, dst_pfn + nr - 1) ==
+				     dst + ((nr - 1) << ZD_PAGE_SHIFT)) {
+		if (src_pfn == ZD_PFN_NONE) {
+			memset(dst, 0, nr << ZD_PAGE_SHIFT);
+			return 0;
+		}
+		src = zd_page_address(w, src_pfn);
+		if (src && (char *)zd_page_address(w, src_pfn + nr - 1) ==
+			       src + ((nr - 1) << ZD_PAGE_SHIFT)) {
+			memcpy(dst, src, nr << ZD_PAGE_SHIFT);
+			return 0;
+		}
+	}
+	for (k = 0; k < nr; k++)
+		if (zd_dmirror_copy_page(w, dst_pfn + k, src_pfn == ZD_PFN_NONE ? src_pfn : src_pfn + k))
+			return -ENOMEM;
+	return 0;
+}
+
 /* Give a destination back before commit (it was never used): unlock and put. */
 static void zd_dmirror_drop_dst(struct zd_world *w, unsigned long *dst)
 {
@@ -719,34 +752,71 @@ static void zd_dmirror_drop_dst(struct zd_world *w, unsigned long *dst)
 	*dst = 0;
 }
 
-/* dmirror_migrate_alloc_and_copy: a device page per MIGRATE slot (failures skip the slot). */
+/* A device destination for source pfn spfn (ZD_PFN_NONE: a hole) at *dst, or 0 left there. */
+static int zd_dmirror_dev_dst(struct zd_device *dev, unsigned int order, unsigned long spfn,
+			      unsigned long *dst)
+{
+	struct zd_world *w = dev->world;
+	struct zd_folio *dfolio;
+
+	*dst = 0;
+	if (zd_dmirror_alloc_folio(dev, order, ZD_MIGRATE_DST_HOLDER, &dfolio))
+		return -ENOMEM;
+	zd_atomic_long_add_return_relaxed(&dev->allocated, 1l << order);
+	*dst = zd_migrate_pfn(dfolio->pfn) | (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
+	if (zd_dmirror_copy_pages(w, dfolio->pfn, spfn, 1ul << order)) {
+		zd_dmirror_drop_dst(w, dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * dmirror_migrate_alloc_and_copy: a device page per MIGRATE slot (failures
+ * skip the slot). A COMPOUND slot (a 2 MiB source) gets a 2 MiB device folio
+ * when the device hands them out (align=2M) and has one free; otherwise a
+ * base page for each of its pages, and the core splits the source.
+ */
 static void zd_dmirror_alloc_and_copy(struct zd_device *dev, struct zd_migrate_vma *args,
 				      bool vma_writable)
 {
 	struct zd_world *w = dev->world;
-	unsigned long i;
+	unsigned long i, k;
 
+	memset(args->dst, 0, args->npages * sizeof(*args->dst));
 	for (i = 0; i < args->npages; i++) {
-		unsigned long spfn = zd_migrate_pfn_to_pfn(args->src[i]);
-		struct zd_folio *sfolio, *dfolio;
+		unsigned long spfn = zd_migrate_pfn_to_pfn(args->src[i]), nr = 1;
+		bool write = (args->src[i] & ZD_MIGRATE_PFN_WRITE) ||
+			     (spfn == ZD_PFN_NONE && vma_writable);
+		struct zd_folio *sfolio;
 
-		args->dst[i] = 0;
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE))
 			continue;
 		if (spfn != ZD_PFN_NONE) {
 			sfolio = zd_pfn_folio(w, spfn);
 			if (!sfolio || zd_folio_is_zone_device(sfolio))
 				continue; /* already in device memory: not ours to move */
+			if (args->src[i] & ZD_MIGRATE_PFN_COMPOUND)
+				nr = zd_folio_nr_pages(sfolio);
+		} else if (args->src[i] & ZD_MIGRATE_PFN_COMPOUND) {
+			nr = 1ul << ZD_PMD_ORDER; /* a compound hole: 2 MiB of nothing */
 		}
-		if (zd_dmirror_alloc_folio(dev, 0, ZD_MIGRATE_DST_HOLDER, &dfolio))
-			continue;
-		zd_atomic_long_add_return_relaxed(&dev->allocated, 1);
-		args->dst[i] = zd_migrate_pfn(dfolio->pfn);
-		if (zd_dmirror_copy_page(w, dfolio->pfn, spfn)) {
-			zd_dmirror_drop_dst(w, &args->dst[i]);
+		if (nr > 1 && i + nr <= args->npages) {
+			if (dev->cfg.align_order != ZD_PMD_ORDER ||
+			    zd_dmirror_dev_dst(dev, ZD_PMD_ORDER, spfn, &args->dst[i])) {
+				/* migrated split: a base page per page of the source */
+				for (k = 0; k < nr; k++)
+					if (!zd_dmirror_dev_dst(dev, 0, spfn == ZD_PFN_NONE ? spfn : spfn + k,
+							       &args->dst[i + k]) &&
+					    write)
+						args->dst[i + k] |= ZD_MIGRATE_PFN_WRITE;
+			} else if (write) {
+				args->dst[i] |= ZD_MIGRATE_PFN_WRITE;
+			}
+			i += nr - 1;
 			continue;
 		}
-		if ((args->src[i] & ZD_MIGRATE_PFN_WRITE) || (spfn == ZD_PFN_NONE && vma_writable))
+		if (!zd_dmirror_dev_dst(dev, 0, spfn, &args->dst[i]) && write)
 			args->dst[i] |= ZD_MIGRATE_PFN_WRITE;
 	}
 }
@@ -766,15 +836,21 @@ static unsigned long zd_dmirror_map_migrated(struct zd_dmirror_mirror *m,
 	for (i = 0; i < args->npages; i++) {
 		unsigned long dpfn = zd_migrate_pfn_to_pfn(args->dst[i]);
 
+		struct zd_folio *dfolio;
+		unsigned long k, nr;
+
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE) || dpfn == ZD_PFN_NONE)
 			continue;
-		n++;
-		zd_folio_get(zd_pfn_folio(w, dpfn), h);
-		if (zd_mirror_store(m, (args->start >> ZD_PAGE_SHIFT) + i, dpfn,
-				    (args->dst[i] & ZD_MIGRATE_PFN_WRITE) ? ZD_DPT_WRITE
-									  : ZD_DPT_READ))
-			zd_mirror_erase_range(m, (args->start >> ZD_PAGE_SHIFT) + i,
-					      (args->start >> ZD_PAGE_SHIFT) + i + 1);
+		dfolio = zd_pfn_folio(w, dpfn);
+		nr = zd_folio_nr_pages(dfolio); /* a 2 MiB folio: the mirror maps each page */
+		n += nr;
+		zd_folio_get(dfolio, h);
+		for (k = 0; k < nr; k++)
+			if (zd_mirror_store(m, (args->start >> ZD_PAGE_SHIFT) + i + k, dpfn + k,
+					    (args->dst[i] & ZD_MIGRATE_PFN_WRITE) ? ZD_DPT_WRITE
+										  : ZD_DPT_READ))
+				zd_mirror_erase_range(m, (args->start >> ZD_PAGE_SHIFT) + i + k,
+						      (args->start >> ZD_PAGE_SHIFT) + i + k + 1);
 	}
 	zd_mutex_unlock(&m->lock);
 	return n;
@@ -796,21 +872,42 @@ static void zd_dmirror_recheck_migrated(struct zd_dmirror_mirror *m, struct zd_m
 
 	zd_mutex_lock(&m->lock);
 	for (i = 0; i < args->npages; i++) {
-		unsigned long dpfn = zd_migrate_pfn_to_pfn(args->dst[i]);
-		uint64_t vpn = (args->start >> ZD_PAGE_SHIFT) + i;
-		struct zd_dmirror_entry *ent;
-		struct zd_slot slot;
-		zd_pte_t e = 0;
+		unsigned long dpfn = zd_migrate_pfn_to_pfn(args->dst[i]), k, nr;
+		uint64_t vpn;
 
 		if (!(args->src[i] & ZD_MIGRATE_PFN_MIGRATE) || dpfn == ZD_PFN_NONE)
 			continue;
-		ent = zd_mirror_lookup(m, vpn);
-		if (!ent || ent->pfn != dpfn)
-			continue;
-		if (!zd_pt_walk(args->mm, vpn << ZD_PAGE_SHIFT, ZD_LEVEL_PTE, false, &slot))
-			e = zd_pte_read(slot.pte);
-		if (!zd_pte_maps_folio(e) || zd_pte_pfn(e) != dpfn)
-			zd_mirror_erase_range(m, vpn, vpn + 1);
+		nr = zd_folio_nr_pages(zd_pfn_folio(w, dpfn));
+		if (nr > 1) {
+			/* one PMD leaf mapping the whole new folio: every entry is right */
+			struct zd_slot slot;
+
+			if (!zd_pt_walk(args->mm, args->start + (i << ZD_PAGE_SHIFT), ZD_LEVEL_PTE,
+					false, &slot) &&
+			    slot.level == ZD_LEVEL_PMD && zd_pte_maps_folio(zd_pte_read(slot.pte)) &&
+			    zd_pte_pfn(zd_pte_read(slot.pte)) == dpfn)
+				continue;
+		}
+		for (k = 0; k < nr; k++) {
+			struct zd_dmirror_entry *ent;
+			struct zd_slot slot;
+			zd_pte_t e = 0;
+			unsigned long epfn = ZD_PFN_NONE;
+
+			vpn = (args->start >> ZD_PAGE_SHIFT) + i + k;
+			ent = zd_mirror_lookup(m, vpn);
+			if (!ent || ent->pfn != dpfn + k)
+				continue;
+			if (!zd_pt_walk(args->mm, vpn << ZD_PAGE_SHIFT, ZD_LEVEL_PTE, false, &slot))
+				e = zd_pte_read(slot.pte);
+			/* a huge leaf maps page k at its offset */
+			if (zd_pte_maps_folio(e))
+				epfn = zd_pte_pfn(e) + (((vpn << ZD_PAGE_SHIFT) &
+							 (zd_level_size(slot.level) - 1)) >>
+							ZD_PAGE_SHIFT);
+			if (epfn != dpfn + k)
+				zd_mirror_erase_range(m, vpn, vpn + 1);
+		}
 	}
 	zd_mutex_unlock(&m->lock);
 	for (i = 0; i < args->npages; i++) {
@@ -861,59 +958,81 @@ static struct zd_folio *zd_dmirror_sys_page(struct zd_world *w, unsigned int ord
 }
 
 /*
+ * A system destination for device page(s) at spfn: a folio of `order`,
+ * copied, at *dst; the copied source pfns are appended to moved. -ENOMEM
+ * (nothing at *dst) when RAM or the copy fails.
+ */
+static int zd_dmirror_sys_dst(struct zd_world *w, unsigned int order, unsigned long spfn,
+			      unsigned long *dst, int tries, unsigned long *moved,
+			      unsigned long *nr_moved)
+{
+	struct zd_folio *dfolio = zd_dmirror_sys_page(w, order, tries);
+	unsigned long k, nr = 1ul << order;
+
+	*dst = 0;
+	if (!dfolio)
+		return -ENOMEM;
+	*dst = zd_migrate_pfn(dfolio->pfn) | (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
+	if (zd_dmirror_copy_pages(w, dfolio->pfn, spfn, nr)) {
+		zd_dmirror_drop_dst(w, dst);
+		return -ENOMEM;
+	}
+	for (k = 0; k < nr; k++)
+		moved[(*nr_moved)++] = spfn + k;
+	return 0;
+}
+
+/*
  * dmirror_devmem_fault_alloc_and_copy: a system page per collected device
- * page, copied; the device's mappings of the source go first. Holes and
- * slots without a page get no destination. Returns -ENOMEM if a page could
- * not be allocated (that slot stays where it is).
+ * page, copied; the device's mappings of the source go first. A 2 MiB
+ * device folio (a COMPOUND slot) gets a 2 MiB RAM folio, or, when none is
+ * free, a base page per page (the core then splits the device folio).
+ * Holes and slots without a page get no destination. Returns -ENOMEM if a
+ * page could not be allocated (that slot stays where it is).
  */
 static int zd_dmirror_back_alloc_and_copy(struct zd_dmirror *dm, unsigned long *src,
 					  unsigned long *dst, unsigned long npages, int tries)
 {
 	struct zd_world *w = dm->dev->world;
-	unsigned long i, k, *moved = NULL, nr_moved = 0, cap = 0;
+	unsigned long i, k, *moved, nr_moved = 0;
 	int ret = 0;
 
+	memset(dst, 0, npages * sizeof(*dst));
+	moved = malloc(npages * sizeof(*moved));
+	if (!moved)
+		return -ENOMEM;
 	for (i = 0; i < npages; i++) {
-		unsigned long spfn = zd_migrate_pfn_to_pfn(src[i]), nr;
-		struct zd_folio *sfolio, *dfolio;
-		unsigned int order;
+		unsigned long spfn = zd_migrate_pfn_to_pfn(src[i]), nr = 1;
+		unsigned long wbit = src[i] & ZD_MIGRATE_PFN_WRITE;
+		struct zd_folio *sfolio;
 
-		dst[i] = 0;
 		if (!(src[i] & ZD_MIGRATE_PFN_MIGRATE) || spfn == ZD_PFN_NONE)
 			continue;
 		sfolio = zd_pfn_folio(w, spfn);
 		if (!sfolio)
 			continue;
-		order = (src[i] & ZD_MIGRATE_PFN_COMPOUND) ? zd_folio_order(sfolio) : 0;
-		nr = 1ul << order;
-		if (nr_moved + nr > cap) {
-			unsigned long *p = realloc(moved, (nr_moved + nr + npages) * sizeof(*p));
-
-			if (!p) {
-				ret = -ENOMEM;
-				continue;
+		if (src[i] & ZD_MIGRATE_PFN_COMPOUND)
+			nr = zd_folio_nr_pages(sfolio);
+		if (nr > 1 && i + nr <= npages) {
+			if (zd_dmirror_sys_dst(w, zd_folio_order(sfolio), spfn, &dst[i], tries, moved,
+					       &nr_moved)) {
+				/* no 2 MiB of RAM: split, a base page each */
+				for (k = 0; k < nr; k++)
+					if (zd_dmirror_sys_dst(w, 0, spfn + k, &dst[i + k], tries,
+							       moved, &nr_moved))
+						ret = -ENOMEM;
+					else
+						dst[i + k] |= wbit;
+			} else {
+				dst[i] |= wbit;
 			}
-			moved = p;
-			cap = nr_moved + nr + npages;
-		}
-		dfolio = zd_dmirror_sys_page(w, order, tries);
-		if (!dfolio) {
-			ret = -ENOMEM;
+			i += nr - 1;
 			continue;
 		}
-		dst[i] = zd_migrate_pfn(dfolio->pfn) | (order ? ZD_MIGRATE_PFN_COMPOUND : 0);
-		for (k = 0; k < nr; k++) {
-			if (zd_dmirror_copy_page(w, dfolio->pfn + k, spfn + k))
-				break;
-			moved[nr_moved++] = spfn + k;
-		}
-		if (k < nr) {
-			zd_dmirror_drop_dst(w, &dst[i]);
+		if (zd_dmirror_sys_dst(w, 0, spfn, &dst[i], tries, moved, &nr_moved))
 			ret = -ENOMEM;
-			continue;
-		}
-		if (src[i] & ZD_MIGRATE_PFN_WRITE)
-			dst[i] |= ZD_MIGRATE_PFN_WRITE;
+		else
+			dst[i] |= wbit;
 	}
 	/* The device drops its mappings of what moves: its own MIGRATE events left them. */
 	zd_dmirror_unmap_pfns(dm, moved, nr_moved);
@@ -927,14 +1046,26 @@ static unsigned long zd_dmirror_count_moved(const unsigned long *src, unsigned l
 
 	for (i = 0; i < npages; i++)
 		if ((src[i] & ZD_MIGRATE_PFN_MIGRATE) && (src[i] & ZD_MIGRATE_PFN_VALID))
-			n++;
+			n += (src[i] & ZD_MIGRATE_PFN_COMPOUND) ? 1ul << ZD_PMD_ORDER : 1;
 	return n;
 }
 
+/*
+ * The device's pages, and its 2 MiB folios whole (MIGRATE_VMA_SELECT_COMPOUND,
+ * as test_hmm asks for them when migrating back to system memory).
+ */
 static unsigned long zd_dmirror_select(const struct zd_device *dev)
 {
-	return dev->cfg.type == ZD_MEMORY_DEVICE_PRIVATE ? ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE
-							 : ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+	return (dev->cfg.type == ZD_MEMORY_DEVICE_PRIVATE ? ZD_MIGRATE_VMA_SELECT_DEVICE_PRIVATE
+							  : ZD_MIGRATE_VMA_SELECT_DEVICE_COHERENT) |
+	       ZD_MIGRATE_VMA_SELECT_COMPOUND;
+}
+
+/* Migration to the device: system pages, 2 MiB folios whole where the device hands those out. */
+static unsigned long zd_dmirror_select_to_dev(const struct zd_device *dev)
+{
+	return ZD_MIGRATE_VMA_SELECT_SYSTEM |
+	       (dev->cfg.align_order == ZD_PMD_ORDER ? ZD_MIGRATE_VMA_SELECT_COMPOUND : 0);
 }
 
 /*
@@ -975,7 +1106,11 @@ static int zd_dmirror_migrate_range(struct zd_device *dev, struct zd_mm *mm, uin
 			ret = -EINVAL;
 			break;
 		}
-		next = start + (ZD_DMIRROR_MIGRATE_WINDOW << ZD_PAGE_SHIFT);
+		/* windows end on 2 MiB boundaries: a 2 MiB folio is never cut in two */
+		next = (start + (ZD_DMIRROR_MIGRATE_WINDOW << ZD_PAGE_SHIFT)) &
+		       ~(uint64_t)((1ul << (ZD_PMD_ORDER + ZD_PAGE_SHIFT)) - 1);
+		if (next <= start)
+			next = start + (ZD_DMIRROR_MIGRATE_WINDOW << ZD_PAGE_SHIFT);
 		if (next > end || next < start)
 			next = end;
 		if (next > vma->end)
@@ -987,7 +1122,7 @@ static int zd_dmirror_migrate_range(struct zd_device *dev, struct zd_mm *mm, uin
 		args.src = src;
 		args.dst = dst;
 		args.pgmap_owner = dm;
-		args.flags = to_dev ? ZD_MIGRATE_VMA_SELECT_SYSTEM : zd_dmirror_select(dev);
+		args.flags = to_dev ? zd_dmirror_select_to_dev(dev) : zd_dmirror_select(dev);
 		ret = zd_migrate_vma_setup(&args);
 		if (ret)
 			break;
@@ -1026,32 +1161,56 @@ int zd_dmirror_migrate_to_sys(struct zd_device *dev, struct zd_mm *mm, uint64_t 
 /*
  * The pgmap's migrate_to_ram (dmirror_devmem_fault): called with mmap_lock
  * held (read), vmf->page locked and referenced. Migrates the faulting page
- * to a new system page.
+ * to a new system page; a 2 MiB device folio (mapped by a device-private
+ * PMD entry) moves whole, to a 2 MiB RAM folio or, without one, split.
  */
 static int zd_dmirror_migrate_to_ram(struct zd_vm_fault *vmf)
 {
 	struct zd_folio *folio = zd_page_folio(vmf->page);
 	struct zd_device *dev = zd_pgmap_device(folio->pgmap);
 	struct zd_dmirror *dm = dev->priv;
-	unsigned long src = 0, dst = 0;
+	unsigned long one_src = 0, one_dst = 0, *src = &one_src, *dst = &one_dst;
+	uint64_t size = zd_folio_nr_pages(folio) << ZD_PAGE_SHIFT;
+	uint64_t start = vmf->address & ~(size - 1);
 	struct zd_migrate_vma args = {
 	    .mm = vmf->mm,
-	    .start = vmf->address & ~(ZD_PAGE_SIZE - 1),
-	    .end = (vmf->address & ~(ZD_PAGE_SIZE - 1)) + ZD_PAGE_SIZE,
-	    .src = &src,
-	    .dst = &dst,
+	    .src = src,
+	    .dst = dst,
 	    .pgmap_owner = dm,
 	    .flags = zd_dmirror_select(dev),
 	    .fault_page = vmf->page,
 	};
 	int ret;
 
-	if (zd_migrate_vma_setup(&args))
-		return ZD_VM_FAULT_SIGBUS;
-	ret = zd_dmirror_back_alloc_and_copy(dm, &src, &dst, args.npages, 1);
+	if (size > ZD_PAGE_SIZE && start >= vmf->vma->start && start + size <= vmf->vma->end) {
+		src = calloc(zd_folio_nr_pages(folio), sizeof(*src));
+		dst = calloc(zd_folio_nr_pages(folio), sizeof(*dst));
+		if (!src || !dst) {
+			free(src);
+			free(dst);
+			return ZD_VM_FAULT_OOM;
+		}
+		args.src = src;
+		args.dst = dst;
+	} else {
+		size = ZD_PAGE_SIZE;
+		start = vmf->address & ~(ZD_PAGE_SIZE - 1);
+	}
+	args.start = start;
+	args.end = start + size;
+	if (zd_migrate_vma_setup(&args)) {
+		ret = ZD_VM_FAULT_SIGBUS;
+		goto out;
+	}
+	ret = zd_dmirror_back_alloc_and_copy(dm, src, dst, args.npages, 1) ? ZD_VM_FAULT_OOM : 0;
 	zd_migrate_vma_pages(&args);
 	zd_migrate_vma_finalize(&args);
-	return ret ? ZD_VM_FAULT_OOM : 0;
+out:
+	if (src != &one_src) {
+		free(src);
+		free(dst);
+	}
+	return ret;
 }
 
 static const struct zd_dev_pagemap_ops zd_dmirror_pgmap_ops = {
@@ -1265,9 +1424,17 @@ int zd_dmirror_snapshot(struct zd_device *dev, struct zd_mm *mm, uint64_t addr, 
 static bool zd_dmirror_page_in_use(struct zd_world *w, struct zd_dev_pagemap *pgmap,
 				   unsigned long pfn)
 {
-	struct zd_page *page = zd_pfn_to_page(w, pfn);
+	struct zd_folio *folio = zd_pfn_folio(w, pfn);
 
-	return page && zd_page_ref_count(page) > zd_pgmap_free_refcount(w, pgmap->type);
+	/* a tail of a 2 MiB folio in use is in use: runs cover whole folios */
+	return folio && zd_folio_ref_count(folio) > zd_pgmap_free_refcount(w, pgmap->type);
+}
+
+static bool zd_dmirror_large_head(struct zd_world *w, unsigned long pfn)
+{
+	struct zd_folio *folio = zd_pfn_folio(w, pfn);
+
+	return folio && folio->pfn == pfn && zd_folio_test_large(folio);
 }
 
 static unsigned long zd_dmirror_evict_chunk(struct zd_dmirror *dm, struct zd_dmirror_chunk *chunk,
@@ -1291,8 +1458,13 @@ static unsigned long zd_dmirror_evict_chunk(struct zd_dmirror *dm, struct zd_dmi
 			n = 1;
 			continue;
 		}
+		/*
+		 * A 2 MiB folio needs its 512 slots in one run: a run stops before
+		 * one (the next run starts at its head; a window is 512 pages).
+		 */
 		for (n = 1; n < ZD_DMIRROR_MIGRATE_WINDOW && pfn + n < end &&
-			    zd_dmirror_page_in_use(w, chunk->pgmap, pfn + n);
+			    zd_dmirror_page_in_use(w, chunk->pgmap, pfn + n) &&
+			    !zd_dmirror_large_head(w, pfn + n);
 		     n++)
 			;
 		memset(src, 0, n * sizeof(*src));

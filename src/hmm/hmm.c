@@ -111,7 +111,9 @@ static int zd_hmm_page(struct zd_hmm_range *range, struct zd_mm *mm, uint64_t ad
 		if (folio && folio->pgmap && folio->pgmap->owner == range->dev_private_owner) {
 			/* Never faulted: the owner sees its own page, present or not for the CPU.
 			 */
-			out = pfn | ZD_HMM_PFN_VALID |
+			/* a device-private PMD entry: the page within it, reported with order 9 */
+			out = (pfn + ((addr & (zd_level_size(slot.level) - 1)) >> ZD_PAGE_SHIFT)) |
+			      ZD_HMM_PFN_VALID | zd_hmm_order_flags(slot.level) |
 			      (zd_swp_type(e) == ZD_SWP_DEVICE_WRITE ? ZD_HMM_PFN_WRITE : 0);
 			goto out;
 		}

@@ -85,7 +85,7 @@ static void zd_audit_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot
 		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
 		if (folio)
 			zd_count_mapping(va, folio->pfn, mm);
-		va->rss[ZD_MM_ANONPAGES]++;
+		va->rss[ZD_MM_ANONPAGES] += zd_level_pages(slot->level);
 	} else if (zd_swp_migration(e)) {
 		/* P1/P2: the migrating thread holds the folio lock for as long as its entries exist. */
 		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
@@ -93,7 +93,7 @@ static void zd_audit_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot
 			VM_REPORT(va, ZD_INV_MIGRATION_ENTRY_UNLOCKED, folio->pfn,
 				  "%s: migration entry at %#llx for a folio that is not locked",
 				  mm->name, (unsigned long long)addr);
-		va->rss[ZD_MM_ANONPAGES]++;
+		va->rss[ZD_MM_ANONPAGES] += zd_level_pages(slot->level);
 	}
 }
 

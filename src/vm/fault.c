@@ -238,6 +238,25 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 		zd_spin_unlock(&slot->pt->ptl);
 		return 0;
 	}
+	if (slot->level == ZD_LEVEL_PTE && zd_folio_test_large(folio)) {
+		/*
+		 * A PTE of a 2 MiB device folio (its PMD entry was split): split
+		 * the folio first, and fault again on a page of its own.
+		 */
+		struct zd_holder tmp = ZD_HOLDER(ZD_HOLD_TEMP, vma->mm);
+
+		if (!zd_folio_try_get(folio, tmp)) {
+			zd_spin_unlock(&slot->pt->ptl);
+			return 0;
+		}
+		zd_spin_unlock(&slot->pt->ptl);
+		zd_folio_lock(folio);
+		ret = zd_split_mapped_folio(folio, 1);
+		zd_folio_unlock(folio);
+		zd_folio_put(folio, tmp);
+		/* held by someone else (-EBUSY): the fault is retried, as for a busy lock */
+		return ret && ret != -EBUSY ? ZD_VM_FAULT_SIGBUS : 0;
+	}
 	if (!zd_folio_trylock(folio)) {
 		/*
 		 * Someone else (a migration, another fault) holds it. Mainline up

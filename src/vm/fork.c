@@ -93,7 +93,12 @@ static void zd_fork_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot,
 		case ZD_SWP_DEVICE_READ:
 			folio = zd_pfn_folio(w, zd_pte_pfn(e));
 			if (folio) {
-				zd_page_clear_flag(zd_pfn_to_page(w, zd_pte_pfn(e)), ZD_PG_anon_exclusive);
+				long k;
+
+				/* a device-private PMD entry shares every page of its folio */
+				for (k = 0; k < zd_level_pages(slot->level); k++)
+					zd_page_clear_flag(zd_pfn_to_page(w, zd_pte_pfn(e) + k),
+							   ZD_PG_anon_exclusive);
 				zd_rmap_add(child, folio, slot->level, true);
 			}
 			ce = e;
@@ -136,7 +141,7 @@ install_counted:
 			      (long)(zd_level_size(slot->level) >> ZD_PAGE_SHIFT));
 	} else if (zd_pte_swap(ce) &&
 		   (zd_swp_device_private(ce) || zd_swp_migration(ce))) {
-		zd_mm_add_rss(child, ZD_MM_ANONPAGES, 1);
+		zd_mm_add_rss(child, ZD_MM_ANONPAGES, zd_level_pages(slot->level));
 	}
 }
 

@@ -111,13 +111,17 @@ void zd_anon_vma_unlink(struct zd_vma *vma)
 static void zd_rmap_walk_list(struct zd_vma *vma, bool anon, struct zd_folio *folio,
 			      bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg)
 {
+	unsigned long nr = zd_folio_nr_pages(folio);
+
 	for (; vma; vma = anon ? vma->anon_next : vma->file_next) {
 		uint64_t addr;
 
-		if (folio->index < vma->pgoff)
+		if (folio->index + nr <= vma->pgoff)
 			continue;
+		/* modular: below vma->start when the folio begins in an earlier VMA */
 		addr = vma->start + ((folio->index - vma->pgoff) << ZD_PAGE_SHIFT);
-		if (addr >= vma->start && addr < vma->end && !fn(vma, addr, arg))
+		if (addr + (nr << ZD_PAGE_SHIFT) > vma->start && addr < vma->end &&
+		    !fn(vma, addr, arg))
 			return;
 	}
 }

@@ -111,6 +111,11 @@ static inline uint64_t zd_level_size(unsigned int level)
 {
 	return 1ull << zd_level_shift(level);
 }
+/* Base pages a leaf at `level` covers (a PMD leaf, present or not, stands for 512). */
+static inline long zd_level_pages(unsigned int level)
+{
+	return (long)(zd_level_size(level) >> ZD_PAGE_SHIFT);
+}
 
 struct zd_pt {
 	zd_pte_t e[ZD_PT_ENTRIES];
@@ -275,6 +280,9 @@ void zd_anon_vma_unlink(struct zd_vma *vma);
 /*
  * rmap walk: call fn for every (vma, address) that may map folio (anon:
  * the anon_vma's VMAs; file: the mapping's i_mmap). fn returns false to stop.
+ * addr is where the folio's first page is (or would be) in vma: for a large
+ * folio only partly inside vma (a VMA split through a THP) it may lie below
+ * vma->start; fn looks at the pages inside [vma->start, vma->end) only.
  */
 void zd_rmap_walk(struct zd_world *w, struct zd_folio *folio,
 		  bool (*fn)(struct zd_vma *vma, uint64_t addr, void *arg), void *arg);
@@ -295,7 +303,12 @@ int zd_restore_exclusive_pte(struct zd_vma *vma, uint64_t addr, struct zd_slot *
 			     zd_pte_t e, bool trylock);
 /* Zap [start, end) of vma: clear entries, drop mapping references (batched). */
 void zd_zap_vma_range(struct zd_vma *vma, uint64_t start, uint64_t end);
-/* Split a huge PMD leaf mapping an anonymous folio into PTEs. Caller holds mmap_lock. */
+/*
+ * Split the PMD leaf covering addr into 512 PTEs: a present huge mapping of
+ * an anonymous folio, a device-private PMD entry (512 device-private PTEs)
+ * or a PMD migration entry (512 PTE migration entries); the folio stays
+ * large. Other huge leaves are zapped. Caller holds mmap_lock.
+ */
 int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr);
 
 /*
@@ -306,6 +319,16 @@ int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr);
  * -ENOMEM if the search ran out of memory (some entries may remain).
  */
 int zd_unmap_poisoned(struct zd_world *w, struct zd_folio *folio, unsigned long bad_pfn);
+
+/*
+ * Large folios (src/migrate/migrate.c). zd_folio_split_unmapped splits an
+ * unmapped large folio into base pages: the references stay on the first,
+ * each other page gets one held by tail_holder. zd_split_mapped_folio
+ * unmaps, splits and maps again a PTE-mapped one: the caller holds it
+ * locked with `refs` references (all of its own); -EBUSY if it could not.
+ */
+void zd_folio_split_unmapped(struct zd_folio *folio, struct zd_holder tail_holder);
+int zd_split_mapped_folio(struct zd_folio *folio, int refs);
 
 /* ---- MMU notifiers -------------------------------------------------------------------- */
 

@@ -78,7 +78,7 @@ static void zd_zap_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot, 
 	case ZD_SWP_DEVICE_WRITE:
 	case ZD_SWP_DEVICE_EXCLUSIVE:
 		folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
-		zd_mm_add_rss(mm, ZD_MM_ANONPAGES, -1);
+		zd_mm_add_rss(mm, ZD_MM_ANONPAGES, -zd_level_pages(slot->level));
 		if (folio) {
 			zd_rmap_remove(mm, folio, slot->level);
 			zd_gather_add(&z->gather, folio);
@@ -88,7 +88,7 @@ static void zd_zap_entry(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot, 
 	case ZD_SWP_MIGRATION_READ_EXCLUSIVE:
 	case ZD_SWP_MIGRATION_WRITE:
 		/* migration entries hold no reference: only the rss goes */
-		zd_mm_add_rss(mm, ZD_MM_ANONPAGES, -1);
+		zd_mm_add_rss(mm, ZD_MM_ANONPAGES, -zd_level_pages(slot->level));
 		break;
 	default:
 		break;
@@ -101,6 +101,45 @@ void zd_zap_vma_range(struct zd_vma *vma, uint64_t start, uint64_t end)
 
 	zd_pt_for_each_leaf(vma->mm, start, end, zd_zap_entry, &z);
 	zd_gather_flush(&z.gather);
+}
+
+/*
+ * A non-present PMD leaf becomes a table of 512 entries of the same kind,
+ * one per page of the folio. A device-private PMD entry held one mapping
+ * reference and the entire mapcount; each device-private PTE holds its own
+ * (as the present split below). A PMD migration entry holds nothing: its
+ * 512 PTE migration entries hold nothing either, and the rss is unchanged.
+ */
+static int zd_split_nonpresent_pmd(struct zd_vma *vma, struct zd_slot *pmd, zd_pte_t e)
+{
+	struct zd_mm *mm = vma->mm;
+	bool private = zd_swp_device_private(e);
+	struct zd_folio *folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
+	struct zd_pt *pt;
+	unsigned long i;
+
+	if (!folio || (private && zd_folio_nr_pages(folio) != ZD_PT_ENTRIES))
+		return -EINVAL;
+	pt = zd_pt_alloc(mm->world, ZD_LEVEL_PTE);
+	if (!pt)
+		return -ENOMEM;
+	for (i = 0; i < ZD_PT_ENTRIES; i++)
+		pt->e[i] = zd_mk_swp(zd_swp_type(e), zd_pte_pfn(e) + i, e & ZD_E_SOFT_DIRTY);
+	zd_spin_lock(&pmd->pt->ptl);
+	if (zd_pte_read(pmd->pte) != e) {
+		zd_spin_unlock(&pmd->pt->ptl);
+		zd_kfree(mm->world, pt, sizeof(*pt));
+		return 0;
+	}
+	if (private) {
+		zd_folio_ref_add(folio, ZD_PT_ENTRIES - 1, ZD_HOLDER(ZD_HOLD_MAPPING, mm));
+		zd_atomic_add_return_relaxed(&folio->_entire_mapcount, -1);
+		zd_atomic_add_return_relaxed(&folio->_large_mapcount, ZD_PT_ENTRIES - 1);
+		zd_atomic_add_return_relaxed(&folio->_nr_pages_mapped, ZD_PT_ENTRIES);
+	}
+	zd_pte_write(pmd->pte, (zd_pte_t)(uintptr_t)pt | ZD_E_TABLE_TAG);
+	zd_spin_unlock(&pmd->pt->ptl);
+	return 0;
 }
 
 /*
@@ -121,6 +160,8 @@ int zd_split_huge_pmd(struct zd_vma *vma, uint64_t addr)
 	if (zd_pt_walk(mm, addr, ZD_LEVEL_PMD, false, &pmd))
 		return 0;
 	e = zd_pte_read(pmd.pte);
+	if (pmd.level == ZD_LEVEL_PMD && (zd_swp_device_private(e) || zd_swp_migration(e)))
+		return zd_split_nonpresent_pmd(vma, &pmd, e);
 	if (pmd.level != ZD_LEVEL_PMD || !zd_pte_present(e) || !(e & ZD_E_HUGE))
 		return 0; /* no PMD leaf here (a PUD leaf is never split, see may_split) */
 	folio = zd_pfn_folio(mm->world, zd_pte_pfn(e));
