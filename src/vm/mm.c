@@ -450,6 +450,21 @@ static int zd_check_range(uint64_t addr, uint64_t len)
 }
 
 /* munmap with mmap_lock held for write. */
+/* The gap munmap left around [start, end), between the VMAs that remain. */
+static void zd_munmap_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end)
+{
+	uint64_t floor = 0, ceiling = ZD_TASK_SIZE;
+	struct zd_vma *vma;
+
+	for (vma = mm->vmas; vma; vma = vma->next) {
+		if (vma->end <= start && vma->end > floor)
+			floor = vma->end;
+		if (vma->start >= end && vma->start < ceiling)
+			ceiling = vma->start;
+	}
+	zd_free_pgtables(mm, start, end, floor, ceiling);
+}
+
 static int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 {
 	struct zd_vma **pp, *vma;
@@ -469,6 +484,7 @@ static int zd_do_munmap(struct zd_mm *mm, uint64_t start, uint64_t end)
 		}
 	}
 	zd_mmu_notifier_invalidate_end(mm, start, end);
+	zd_munmap_free_pgtables(mm, start, end);
 	return 0;
 }
 

@@ -98,6 +98,68 @@ static void zd_pt_free(struct zd_world *w, struct zd_pt *pt)
 	zd_kfree(w, pt, sizeof(*pt));
 }
 
+static bool zd_pt_empty(const struct zd_pt *pt)
+{
+	unsigned int i;
+
+	for (i = 0; i < ZD_PT_ENTRIES; i++)
+		if (zd_pte_read(&pt->e[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Detach, bottom up, every table below pt that serves [start, end) and whose
+ * whole span lies in [floor, ceiling) once it is empty. Detached tables are
+ * chained through their first entry (they are empty) on *dead.
+ */
+static void zd_pt_prune(struct zd_mm *mm, struct zd_pt *pt, uint64_t base, uint64_t start,
+			uint64_t end, uint64_t floor, uint64_t ceiling, struct zd_pt **dead)
+{
+	uint64_t size = zd_level_size(pt->level);
+	unsigned int i;
+
+	for (i = 0; i < ZD_PT_ENTRIES; i++) {
+		uint64_t a = base + i * size;
+		zd_pte_t e;
+		struct zd_pt *child;
+
+		if (a + size <= start || a >= end)
+			continue;
+		e = zd_pte_read(&pt->e[i]);
+		if (!zd_pte_table(e))
+			continue;
+		child = (struct zd_pt *)(uintptr_t)(e & ~ZD_E_TABLE_MASK);
+		if (child->level > ZD_LEVEL_PTE)
+			zd_pt_prune(mm, child, a, start, end, floor, ceiling, dead);
+		if (a < floor || a + size > ceiling || !zd_pt_empty(child))
+			continue;
+		zd_spin_lock(&mm->page_table_lock);
+		zd_pte_write(&pt->e[i], 0);
+		zd_spin_unlock(&mm->page_table_lock);
+		child->e[0] = (zd_pte_t)(uintptr_t)*dead;
+		*dead = child;
+	}
+}
+
+void zd_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end, uint64_t floor,
+		      uint64_t ceiling)
+{
+	struct zd_pt *dead = NULL, *next;
+
+	if (!mm->pgd || start >= end)
+		return;
+	zd_pt_prune(mm, mm->pgd, 0, start, end, floor, ceiling, &dead);
+	if (!dead)
+		return;
+	/* GUP-fast walks tables under RCU alone: let every such walk finish. */
+	zd_synchronize_rcu();
+	for (; dead; dead = next) {
+		next = (struct zd_pt *)(uintptr_t)dead->e[0];
+		zd_kfree(mm->world, dead, sizeof(*dead));
+	}
+}
+
 void zd_pt_free_all(struct zd_mm *mm)
 {
 	if (mm->pgd)

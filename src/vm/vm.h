@@ -144,6 +144,14 @@ zd_pte_t zd_pte_read(const zd_pte_t *pte);
 void zd_pte_write(zd_pte_t *pte, zd_pte_t e);
 /* Free every page table of mm (at exit). */
 void zd_pt_free_all(struct zd_mm *mm);
+/*
+ * free_pgtables after munmap: free the (empty) tables serving [start, end)
+ * whose whole span lies in [floor, ceiling), the gap between the remaining
+ * neighbouring VMAs, so a later mapping there can use huge leaves again.
+ * Waits an RCU grace period for lockless walkers. mmap_lock held for write.
+ */
+void zd_free_pgtables(struct zd_mm *mm, uint64_t start, uint64_t end, uint64_t floor,
+		      uint64_t ceiling);
 /* Visit every leaf (present or not) in [start, end) with fn; tables stay. */
 void zd_pt_for_each_leaf(struct zd_mm *mm, uint64_t start, uint64_t end,
 			 void (*fn)(struct zd_mm *mm, uint64_t addr, struct zd_slot *slot, void *arg),
