@@ -79,6 +79,8 @@ static void *zd_task_main(void *p)
 	struct zd_task_group *g = t->group;
 
 	zd_task_self = t;
+	if (t->x)
+		zd__explore_thread_begin(t->x);
 	t->fn(t->arg);
 
 	pthread_mutex_lock(&g->lock);
@@ -86,6 +88,8 @@ static void *zd_task_main(void *p)
 	t->what = NULL;
 	zd_group_running_dec(g);
 	pthread_mutex_unlock(&g->lock);
+	if (t->x)
+		zd__explore_thread_end(t->x);
 	zd_task_self = NULL;
 	return NULL;
 }
@@ -121,8 +125,18 @@ struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), vo
 	g->ntasks++;
 	pthread_mutex_unlock(&g->lock);
 
-	rc = pthread_create(&t->thread, NULL, zd_task_main, t);
+	/* g->ex is set before the first task and never changes */
+	if (g->ex) {
+		t->x = zd__explore_thread_new(g->ex, t);
+		rc = t->x ? 0 : EAGAIN;
+	} else {
+		rc = 0;
+	}
+	if (!rc)
+		rc = pthread_create(&t->thread, NULL, zd_task_main, t);
 	if (rc) {
+		if (t->x)
+			zd__explore_thread_abort(t->x);
 		pthread_mutex_lock(&g->lock);
 		g->ntasks--;
 		zd_group_running_dec(g);
@@ -143,6 +157,8 @@ struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), vo
 void zd_task_group_quiesce(struct zd_task_group *g)
 {
 	ZD_SYNC_POINT(0, g);
+	if (g->ex)
+		zd__explore_run(g->ex); /* the scheduler runs them until none can */
 	pthread_mutex_lock(&g->lock);
 	while (g->running)
 		pthread_cond_wait(&g->quiet, &g->lock);
@@ -193,6 +209,8 @@ void zd_task_group_cancel(struct zd_task_group *g)
 	pthread_mutex_lock(&g->lock);
 	g->cancelled = true;
 	pthread_mutex_unlock(&g->lock);
+	if (g->ex)
+		zd__explore_wake_all(g->ex);
 	zd__wake_group(g);
 }
 
