@@ -7,6 +7,7 @@
  * under TSan) and no two model threads ever run at once.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "explore.h"
@@ -14,6 +15,21 @@
 
 /* ex->running when no model thread holds the baton: the scheduler (quiesce) does. */
 #define ZD_X_SCHEDULER (-1)
+/*
+ * Rounds a thread that lost the baton polls for it (yielding the CPU each
+ * time) before it sleeps on the condition variable: a hand-over to a thread
+ * that is still polling costs a yield, not a futex wake-up and a trip through
+ * the kernel's run queue, which on a loaded machine dominates an execution.
+ */
+#define ZD_X_POLL 0
+/*
+ * Fairness: a thread that passes this many scheduling points in a row while
+ * others could run is made to yield (the switch costs no preemption). The
+ * model has retry loops that only end when another thread acts (a fault that
+ * meets an entry being changed returns and is retried); without this a
+ * search that keeps the running thread going would spin in them forever.
+ */
+#define ZD_X_FAIR 4096
 
 enum zd_xstate {
 	ZD_X_RUNNABLE,
@@ -33,11 +49,13 @@ struct zd_xthread {
 
 struct zd_explorer {
 	pthread_mutex_t lock;
-	pthread_cond_t cv; /* broadcast at every change of running */
-	int running;	   /* thread id holding the baton, or ZD_X_SCHEDULER */
+	pthread_cond_t cv;    /* broadcast at every change of running */
+	_Atomic int running; /* thread id holding the baton, or ZD_X_SCHEDULER; set under lock */
 	struct zd_xthread *threads[ZD_EXPLORE_MAX_THREADS];
 	int nthreads;
 	int last; /* the thread that ran last (for the switch hook), -1 at first */
+	int streak_id;	      /* the thread that passed the last points */
+	unsigned long streak; /* how many in a row */
 	zd_explore_pick_fn pick;
 	zd_explore_switch_fn on_switch;
 	void *arg;
@@ -67,8 +85,9 @@ struct zd_explorer *zd_explorer_create(zd_explore_pick_fn pick, zd_explore_switc
 		return NULL;
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->cv, NULL);
-	ex->running = ZD_X_SCHEDULER;
+	atomic_init(&ex->running, ZD_X_SCHEDULER);
 	ex->last = -1;
+	ex->streak_id = -1;
 	ex->pick = pick;
 	ex->on_switch = on_switch;
 	ex->arg = arg;
@@ -188,6 +207,17 @@ static int zd_x_choose(struct zd_explorer *ex, struct zd_xthread *self, int kind
 		return -1;
 	if (ex->recording)
 		ex->points++;
+	if (cur >= 0) {
+		if (ex->streak_id != cur) {
+			ex->streak_id = cur;
+			ex->streak = 0;
+		}
+		if (++ex->streak > ZD_X_FAIR && (en & ~(1u << cur))) {
+			en &= ~(1u << cur);
+			cur = -1;
+			ex->streak = 0;
+		}
+	}
 	if (!(en & (en - 1)) || !ex->recording || !ex->pick)
 		return cur >= 0 ? cur : __builtin_ctz(en);
 	p.step = ex->steps++;
@@ -218,13 +248,39 @@ static void zd_x_switched(struct zd_xthread *x, int last)
  * until @self gets it back. ex->lock held; returns with it held. Returns the
  * id of the thread that ran before @self resumed.
  */
+/* Pass the baton to @next. ex->lock held. */
+static void zd_x_give(struct zd_explorer *ex, int next)
+{
+	atomic_store_explicit(&ex->running, next, memory_order_release);
+	pthread_cond_broadcast(&ex->cv);
+}
+
+/*
+ * Wait until the baton is @id's. ex->lock held on entry and on return (it is
+ * dropped while polling); the acquire load pairs with zd_x_give's release.
+ */
+static void zd_x_await(struct zd_explorer *ex, int id)
+{
+	int i;
+
+	if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
+		return;
+	pthread_mutex_unlock(&ex->lock);
+	for (i = 0; i < ZD_X_POLL; i++) {
+		sched_yield();
+		if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
+			break;
+	}
+	pthread_mutex_lock(&ex->lock);
+	while (atomic_load_explicit(&ex->running, memory_order_relaxed) != id)
+		pthread_cond_wait(&ex->cv, &ex->lock);
+}
+
 static int zd_x_handover(struct zd_explorer *ex, struct zd_xthread *self, int next)
 {
 	ex->last = self->id;
-	ex->running = next >= 0 ? next : ZD_X_SCHEDULER;
-	pthread_cond_broadcast(&ex->cv);
-	while (ex->running != self->id)
-		pthread_cond_wait(&ex->cv, &ex->lock);
+	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
+	zd_x_await(ex, self->id);
 	return ex->last;
 }
 
@@ -244,6 +300,22 @@ void zd__explore_point(int kind, const void *addr)
 	pthread_mutex_unlock(&ex->lock);
 	if (last != -2)
 		zd_x_switched(x, last);
+}
+
+void zd_sync_quiet_begin(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	if (x)
+		x->quiet++;
+}
+
+void zd_sync_quiet_end(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	if (x && x->quiet)
+		x->quiet--;
 }
 
 bool zd__explore_active(void)
@@ -317,23 +389,40 @@ void zd__explore_wake_all(struct zd_explorer *ex)
 	zd_x_wake(ex, NULL, true);
 }
 
+/*
+ * A model thread for task @t. The slot of a finished thread is reused (the
+ * lowest one), so thread ids stay small and stable: the statements run
+ * before a block leave their slots free and the block's threads get 0, 1 ...
+ * whatever came before. The finished thread no longer touches its slot.
+ */
 struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task *t)
 {
-	struct zd_xthread *x = calloc(1, sizeof(*x));
+	struct zd_xthread *x = NULL;
+	int i;
 
-	if (!x)
-		return NULL;
+	pthread_mutex_lock(&ex->lock);
+	for (i = 0; i < ex->nthreads; i++) {
+		if (ex->threads[i]->state == ZD_X_DONE) {
+			x = ex->threads[i];
+			break;
+		}
+	}
+	if (!x) {
+		if (ex->nthreads == ZD_EXPLORE_MAX_THREADS)
+			goto out;
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			goto out;
+		x->id = ex->nthreads;
+		ex->threads[ex->nthreads++] = x;
+	}
 	x->ex = ex;
 	x->task = t;
-	pthread_mutex_lock(&ex->lock);
-	if (ex->nthreads == ZD_EXPLORE_MAX_THREADS) {
-		pthread_mutex_unlock(&ex->lock);
-		free(x);
-		return NULL;
-	}
-	x->id = ex->nthreads;
 	x->state = ZD_X_RUNNABLE;
-	ex->threads[ex->nthreads++] = x;
+	x->wait_var = NULL;
+	x->rcu_depth = 0;
+	x->quiet = 0;
+out:
 	pthread_mutex_unlock(&ex->lock);
 	return x;
 }
@@ -354,8 +443,7 @@ void zd__explore_thread_begin(struct zd_xthread *x)
 
 	zd__explore_self = x;
 	pthread_mutex_lock(&ex->lock);
-	while (ex->running != x->id)
-		pthread_cond_wait(&ex->cv, &ex->lock);
+	zd_x_await(ex, x->id);
 	last = ex->last;
 	pthread_mutex_unlock(&ex->lock);
 	zd_x_switched(x, last);
@@ -371,8 +459,7 @@ void zd__explore_thread_end(struct zd_xthread *x)
 	x->state = ZD_X_DONE;
 	next = zd_x_choose(ex, x, ZD_SP_ANY, NULL);
 	ex->last = x->id;
-	ex->running = next >= 0 ? next : ZD_X_SCHEDULER;
-	pthread_cond_broadcast(&ex->cv);
+	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
 	pthread_mutex_unlock(&ex->lock);
 	zd__explore_self = NULL;
 }
@@ -391,10 +478,8 @@ void zd__explore_run(struct zd_explorer *ex)
 		next = zd_x_choose(ex, NULL, ZD_SP_ANY, NULL);
 		if (next < 0)
 			break;
-		ex->running = next;
-		pthread_cond_broadcast(&ex->cv);
-		while (ex->running != ZD_X_SCHEDULER)
-			pthread_cond_wait(&ex->cv, &ex->lock);
+		zd_x_give(ex, next);
+		zd_x_await(ex, ZD_X_SCHEDULER);
 	}
 	pthread_mutex_unlock(&ex->lock);
 }

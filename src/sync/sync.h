@@ -41,6 +41,14 @@ enum zd_sync_point_kind {
 extern __thread void *zd__explore_self __attribute__((tls_model("initial-exec")));
 void zd__explore_point(int kind, const void *addr) __attribute__((access(none, 2)));
 
+/*
+ * Code that only observes (tracing) brackets itself with these: its sync
+ * operations are not scheduling points, so a traced execution meets exactly
+ * the points of an untraced one and a schedule replays either way. Nests.
+ */
+void zd_sync_quiet_begin(void);
+void zd_sync_quiet_end(void);
+
 #ifndef ZD_SYNC_POINT
 #define ZD_SYNC_POINT(kind, addr)                                                                  \
 	do {                                                                                       \

@@ -27,7 +27,7 @@ struct zd_task_group {
 };
 
 struct zd_task {
-	pthread_t thread;
+	bool finished; /* under the worker pool's lock: the task's function returned */
 	struct zd_task_group *group; /* immutable after start */
 	void (*fn)(void *arg);
 	void *arg;
