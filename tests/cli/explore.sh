@@ -95,6 +95,12 @@ for m in "mode=random runs=20 seed=7" "mode=bounded preemptions=0"; do
 	has "explore $m counts its executions" "result executions is [1-9][0-9]*, expected 0" "$tmp/out"
 done
 
+# a budget: runs= caps a bounded search, and the cut is reported on stderr
+sed -e 's/^explore$/explore runs=3/' -e '/^sometimes/d' "$tmp/sometimes.zds" >"$tmp/budget.zds"
+echo "expect result executions=3" >>"$tmp/budget.zds"
+expect_rc "runs=3 caps a bounded search" 0 "$Z" run "$tmp/budget.zds"
+has "the cut is reported" "explore stopped after 3 executions" "$tmp/err"
+
 # --- run-threads on real threads ---
 cat >"$tmp/threads.zds" <<'S'
 ram 4M

@@ -17,6 +17,14 @@
 
 /* Default executions of random and PCT modes without runs=. */
 #define ZD_XRUNS_DEFAULT 1000
+/*
+ * Executions a bounded search runs at most without runs= (runs=N sets the
+ * budget of every mode). Without partial-order reduction a bound of 2 over
+ * long statements is quadratic in their scheduling points; the rounds put
+ * every schedule with fewer preemptions first, so a budget cuts the least
+ * likely ones, and the cut is reported.
+ */
+#define ZD_XBOUNDED_BUDGET 2000
 /* Shrinking tries at most this many candidate schedules. */
 #define ZD_XSHRINK_TRIES 256
 
@@ -646,6 +654,10 @@ void zd_run_explore(struct zd_run *run, size_t index)
 	char *sched = NULL, *json = NULL, why[700];
 	uint64_t t0 = zd_clock_ns(), last = t0, first_bug_ns = 0;
 	uint64_t seed = xp->has_seed ? xp->seed : 1;
+	uint64_t budget = xp->has_runs			     ? xp->runs
+			  : xp->mode == ZD_SCR_EXPLORE_BOUNDED ? ZD_XBOUNDED_BUDGET
+							       : 0;
+	bool cut = false;
 
 	if (!x) {
 		zd_run_fail(run, st, "out of memory");
@@ -702,9 +714,19 @@ void zd_run_explore(struct zd_run *run, size_t index)
 			last = zd_clock_ns();
 			zd_xprogress(run, &s, states.nr, t0, false);
 		}
+		if (budget && s.executions >= budget && s.mode != ZD_XMODE_RANDOM) {
+			cut = zd_xsearch_next(&s);
+			break;
+		}
 	} while (zd_xsearch_next(&s));
 	if (last != t0)
 		zd_xprogress(run, &s, states.nr, t0, true);
+	if (cut)
+		fprintf(stderr,
+			"zonedev: %s:%d: explore stopped after %llu executions (its budget; runs=N "
+			"sets it): schedules with %u preemption%s were not all run\n",
+			st->file, st->line, (unsigned long long)s.executions, s.round,
+			s.round == 1 ? "" : "s");
 
 	run->nr_results = 0;
 	zd_results_set(run, "executions", (int64_t)s.executions);
