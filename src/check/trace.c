@@ -224,6 +224,7 @@ static uint64_t zd_trace_record(struct zd_check *c, struct zd_trace_event *ev)
 	bool stored = false;
 	FILE *out;
 
+	zd_sync_quiet_begin(); /* tracing is observation: no scheduling points */
 	zd_spin_lock(&c->lock);
 	ev->seq = c->seq++;
 	ev->thread = c->cur_thread;
@@ -242,6 +243,7 @@ static uint64_t zd_trace_record(struct zd_check *c, struct zd_trace_event *ev)
 	}
 	if (!stored)
 		zd_trace_free_strings(ev);
+	zd_sync_quiet_end();
 	return ev->seq;
 }
 
@@ -260,6 +262,7 @@ void zd_trace_page_ref(struct zd_world *w, enum zd_trace_type type, const struct
 
 	if (!w || !w->check || !folio || !zd_tracing(w))
 		return;
+	zd_sync_quiet_begin(); /* tracing is observation: no scheduling points */
 	ev.type = type;
 	ev.pfn = folio->pfn;
 	ev.flags = zd_atomic_ulong_read_relaxed(&folio->flags);
@@ -283,6 +286,7 @@ void zd_trace_page_ref(struct zd_world *w, enum zd_trace_type type, const struct
 		ev.text = zd_trace_strdup(name);
 	}
 	zd_trace_record(w->check, &ev);
+	zd_sync_quiet_end();
 }
 
 /**

@@ -204,14 +204,25 @@ static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsig
 		unsigned long p, j;
 		zd_pte_t e = 0;
 		unsigned int fflags = write ? ZD_FAULT_FLAG_WRITE : 0;
+		bool locked = false;
 
-		if (!zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot))
+		/*
+		 * As follow_page_pte: the entry is read and its folio grabbed under
+		 * the page-table lock, so a migration or zap that replaces the entry
+		 * (under the same lock) cannot free the folio in between.
+		 */
+		if (!zd_pt_walk(mm, addr, ZD_LEVEL_PTE, false, &slot)) {
+			zd_spin_lock(&slot.pt->ptl);
+			locked = true;
 			e = zd_pte_read(slot.pte);
+		}
 		if (zd_pte_present(e) && (!write || (e & ZD_E_WRITE))) {
 			p = zd_pte_pfn(e) + ((addr & (zd_level_size(slot.level) - 1)) >> ZD_PAGE_SHIFT);
 			folio = zd_pfn_folio(w, p);
-			if (!folio)
+			if (!folio) {
+				zd_spin_unlock(&slot.pt->ptl);
 				return -EFAULT;
+			}
 			/* A pin of a shared anonymous page unshares it first (gup_must_unshare). */
 			if ((flags & ZD_FOLL_PIN) && zd_folio_test_anon(folio) &&
 			    !zd_page_test_flag(zd_pfn_to_page(w, p), ZD_PG_anon_exclusive)) {
@@ -221,11 +232,14 @@ static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsig
 			/* The regimes with devmap entries hold the pgmap for the walk. */
 			if (zd_folio_is_zone_device(folio) && w->policy->gup_holds_pgmap) {
 				lookup = zd_get_dev_pagemap(w, p);
-				if (!lookup)
+				if (!lookup) {
+					zd_spin_unlock(&slot.pt->ptl);
 					return -EFAULT;
+				}
 			}
 			*nr = zd_gup_leaf_span(folio, p, addr, slot.level, nr_left);
 			ret = zd_try_grab_folio(folio, flags, (int)*nr, h);
+			zd_spin_unlock(&slot.pt->ptl);
 			zd_put_dev_pagemap(lookup);
 			if (ret)
 				return ret;
@@ -234,6 +248,8 @@ static int zd_gup_one(struct zd_mm *mm, struct zd_vma *vma, uint64_t addr, unsig
 			return 0;
 		}
 fault:
+		if (locked)
+			zd_spin_unlock(&slot.pt->ptl);
 		ret = zd_fault_error(zd_handle_mm_fault(vma, addr, fflags));
 		if (ret)
 			return ret;

@@ -22,12 +22,20 @@
 void zd_rcu_read_lock(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_rcu_read_lock();
+		return;
+	}
 	urcu_bp_read_lock();
 }
 
 void zd_rcu_read_unlock(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_rcu_read_unlock();
+		return;
+	}
 	urcu_bp_read_unlock();
 }
 
@@ -35,6 +43,10 @@ void zd_rcu_read_unlock(void)
 void zd_synchronize_rcu(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_synchronize_rcu();
+		return;
+	}
 	urcu_bp_synchronize_rcu();
 }
 
@@ -56,6 +68,10 @@ static __thread unsigned int zd_rcu_depth;
 void zd_rcu_read_lock(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_rcu_read_lock();
+		return;
+	}
 	if (zd_rcu_depth++ == 0)
 		pthread_rwlock_rdlock(&zd_rcu_lock);
 }
@@ -64,6 +80,10 @@ void zd_rcu_read_lock(void)
 void zd_rcu_read_unlock(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_rcu_read_unlock();
+		return;
+	}
 	if (zd_rcu_depth == 0)
 		return;
 	if (--zd_rcu_depth == 0)
@@ -78,6 +98,10 @@ void zd_rcu_read_unlock(void)
 void zd_synchronize_rcu(void)
 {
 	ZD_SYNC_POINT(0, NULL);
+	if (zd__explore_active()) {
+		zd__explore_synchronize_rcu();
+		return;
+	}
 	pthread_rwlock_wrlock(&zd_rcu_lock);
 	pthread_rwlock_unlock(&zd_rcu_lock);
 }

@@ -20,9 +20,41 @@
 
 #include "zonedev/sync_types.h"
 
-/* Hook for the explore backend: every sync operation passes here. */
+/*
+ * Hook for the explore backend: every sync operation passes here. A thread
+ * that is a model thread of an explorer (src/sync/explore.h) has a non-NULL
+ * zd__explore_self and yields to the explorer's scheduler; every other thread
+ * pays one thread-local load and a predictable branch. @kind (ZD_SP_*) says
+ * what the operation does to @addr; 0 is "anything" (conservative).
+ */
+enum zd_sync_point_kind {
+	ZD_SP_ANY = 0,
+	ZD_SP_READ,
+	ZD_SP_WRITE,
+	ZD_SP_RMW,
+	ZD_SP_LOCK,
+	ZD_SP_UNLOCK,
+	ZD_SP_WAIT,
+	ZD_SP_WAKE,
+};
+
+extern __thread void *zd__explore_self __attribute__((tls_model("initial-exec")));
+void zd__explore_point(int kind, const void *addr) __attribute__((access(none, 2)));
+
+/*
+ * Code that only observes (tracing) brackets itself with these: its sync
+ * operations are not scheduling points, so a traced execution meets exactly
+ * the points of an untraced one and a schedule replays either way. Nests.
+ */
+void zd_sync_quiet_begin(void);
+void zd_sync_quiet_end(void);
+
 #ifndef ZD_SYNC_POINT
-#define ZD_SYNC_POINT(kind, addr) ((void)0)
+#define ZD_SYNC_POINT(kind, addr)                                                                  \
+	do {                                                                                       \
+		if (__builtin_expect(zd__explore_self != NULL, 0))                                 \
+			zd__explore_point((kind), (addr));                                         \
+	} while (0)
 #endif
 
 /* ---- Atomics: int --------------------------------------------------- */
@@ -173,17 +205,34 @@ static inline void zd_smp_mb(void)
  * For words read locklessly while another thread may write them (the
  * compound_head / pgmap word of a struct page), as the kernel marks them.
  */
-#define ZD_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define ZD_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* Each is a scheduling point too: these words are what lockless walkers race on. */
+#define ZD_READ_ONCE(x)                                                                            \
+	({                                                                                         \
+		ZD_SYNC_POINT(ZD_SP_READ, &(x));                                                   \
+		__atomic_load_n(&(x), __ATOMIC_RELAXED);                                           \
+	})
+#define ZD_WRITE_ONCE(x, v)                                                                        \
+	do {                                                                                       \
+		ZD_SYNC_POINT(ZD_SP_WRITE, &(x));                                                  \
+		__atomic_store_n(&(x), (v), __ATOMIC_RELAXED);                                     \
+	} while (0)
 
 /* Loads and stores that order what they publish (page-table entries). */
-#define ZD_LOAD_ACQUIRE(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define ZD_STORE_RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define ZD_LOAD_ACQUIRE(x)                                                                         \
+	({                                                                                         \
+		ZD_SYNC_POINT(ZD_SP_READ, &(x));                                                   \
+		__atomic_load_n(&(x), __ATOMIC_ACQUIRE);                                           \
+	})
+#define ZD_STORE_RELEASE(x, v)                                                                     \
+	do {                                                                                       \
+		ZD_SYNC_POINT(ZD_SP_WRITE, &(x));                                                  \
+		__atomic_store_n(&(x), (v), __ATOMIC_RELEASE);                                     \
+	} while (0)
 
 /* ---- Pointer publication (RCU-style) -------------------------------- */
 
-#define zd_rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
-#define zd_rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define zd_rcu_dereference(p) ZD_LOAD_ACQUIRE(p)
+#define zd_rcu_assign_pointer(p, v) ZD_STORE_RELEASE(p, v)
 
 /* ---- Locks ---------------------------------------------------------- */
 

@@ -23,15 +23,17 @@ struct zd_task_group {
 	unsigned int running; /* tasks in ZD_TASK_RUNNING */
 	unsigned int ntasks;  /* tasks started and not yet joined */
 	bool cancelled;	      /* set once by zd_task_group_cancel() */
+	struct zd_explorer *ex; /* non-NULL: tasks are model threads (explore.h) */
 };
 
 struct zd_task {
-	pthread_t thread;
+	bool finished; /* under the worker pool's lock: the task's function returned */
 	struct zd_task_group *group; /* immutable after start */
 	void (*fn)(void *arg);
 	void *arg;
 	enum zd_task_state state; /* under group->lock */
 	const char *what;	  /* under group->lock; meaningful while SLEEPING */
+	struct zd_xthread *x;	  /* the model thread, when the group is explored */
 };
 
 /*
@@ -53,5 +55,26 @@ int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bo
 
 /* zd__wake_group - wake every sleeper belonging to a task of @g (cancel). */
 void zd__wake_group(struct zd_task_group *g);
+
+/* ---- The explore backend (explore.c) ---- */
+
+struct zd_explorer;
+struct zd_xthread;
+
+/* Whether the calling thread is a model thread whose points count. */
+bool zd__explore_active(void);
+/* The calling model thread waits on @var (not runnable) until woken and picked. */
+void zd__explore_block(const void *var, const char *what);
+/* Waiters on @var become runnable (any caller). */
+void zd__explore_wake(const void *var);
+void zd__explore_wake_all(struct zd_explorer *ex);
+struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task *t);
+void zd__explore_thread_abort(struct zd_xthread *x);
+void zd__explore_thread_begin(struct zd_xthread *x);
+void zd__explore_thread_end(struct zd_xthread *x);
+void zd__explore_run(struct zd_explorer *ex);
+void zd__explore_rcu_read_lock(void);
+void zd__explore_rcu_read_unlock(void);
+void zd__explore_synchronize_rcu(void);
 
 #endif

@@ -73,12 +73,97 @@ void zd_task_group_destroy(struct zd_task_group *g)
 	free(g);
 }
 
-static void *zd_task_main(void *p)
+/*
+ * Tasks run on pooled worker threads: an explorer starts a few tasks per
+ * execution and thousands of executions per second are wanted, while
+ * creating and tearing down a thread (its stack mapping) costs far more than
+ * a hand-over. A worker runs one task at a time and parks between tasks;
+ * join waits for the task's `finished`, not for the thread.
+ */
+struct zd_worker {
+	pthread_cond_t cv;     /* signalled when a task is assigned */
+	struct zd_task *task;  /* under zd_pool_lock */
+	struct zd_worker *next; /* on zd_pool_idle */
+};
+
+/* Idle workers kept beyond this many exit instead. */
+#define ZD_POOL_MAX_IDLE 32
+
+static pthread_mutex_t zd_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t zd_pool_finished = PTHREAD_COND_INITIALIZER; /* a task finished */
+static struct zd_worker *zd_pool_idle;
+static unsigned int zd_pool_nr_idle;
+
+static void zd_task_main(struct zd_task *t);
+
+static void *zd_worker_main(void *p)
 {
-	struct zd_task *t = p;
+	struct zd_worker *wk = p;
+	struct zd_task *t;
+
+	pthread_mutex_lock(&zd_pool_lock);
+	for (;;) {
+		while (!wk->task)
+			pthread_cond_wait(&wk->cv, &zd_pool_lock);
+		t = wk->task;
+		pthread_mutex_unlock(&zd_pool_lock);
+		zd_task_main(t);
+		pthread_mutex_lock(&zd_pool_lock);
+		wk->task = NULL;
+		t->finished = true; /* t may be freed by its joiner from here on */
+		pthread_cond_broadcast(&zd_pool_finished);
+		if (zd_pool_nr_idle >= ZD_POOL_MAX_IDLE)
+			break;
+		wk->next = zd_pool_idle;
+		zd_pool_idle = wk;
+		zd_pool_nr_idle++;
+	}
+	pthread_mutex_unlock(&zd_pool_lock);
+	pthread_cond_destroy(&wk->cv);
+	free(wk);
+	return NULL;
+}
+
+/* Hand @t to an idle worker, or to a new one. Returns 0 or an errno. */
+static int zd_pool_run(struct zd_task *t)
+{
+	struct zd_worker *wk;
+	pthread_t thread;
+	int rc;
+
+	pthread_mutex_lock(&zd_pool_lock);
+	wk = zd_pool_idle;
+	if (wk) {
+		zd_pool_idle = wk->next;
+		zd_pool_nr_idle--;
+		wk->task = t;
+		pthread_cond_signal(&wk->cv);
+		pthread_mutex_unlock(&zd_pool_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&zd_pool_lock);
+	wk = calloc(1, sizeof(*wk));
+	if (!wk)
+		return ENOMEM;
+	pthread_cond_init(&wk->cv, NULL);
+	wk->task = t;
+	rc = pthread_create(&thread, NULL, zd_worker_main, wk);
+	if (rc) {
+		pthread_cond_destroy(&wk->cv);
+		free(wk);
+		return rc;
+	}
+	pthread_detach(thread);
+	return 0;
+}
+
+static void zd_task_main(struct zd_task *t)
+{
 	struct zd_task_group *g = t->group;
 
 	zd_task_self = t;
+	if (t->x)
+		zd__explore_thread_begin(t->x);
 	t->fn(t->arg);
 
 	pthread_mutex_lock(&g->lock);
@@ -86,8 +171,9 @@ static void *zd_task_main(void *p)
 	t->what = NULL;
 	zd_group_running_dec(g);
 	pthread_mutex_unlock(&g->lock);
+	if (t->x)
+		zd__explore_thread_end(t->x);
 	zd_task_self = NULL;
-	return NULL;
 }
 
 /**
@@ -121,8 +207,18 @@ struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), vo
 	g->ntasks++;
 	pthread_mutex_unlock(&g->lock);
 
-	rc = pthread_create(&t->thread, NULL, zd_task_main, t);
+	/* g->ex is set before the first task and never changes */
+	if (g->ex) {
+		t->x = zd__explore_thread_new(g->ex, t);
+		rc = t->x ? 0 : EAGAIN;
+	} else {
+		rc = 0;
+	}
+	if (!rc)
+		rc = zd_pool_run(t);
 	if (rc) {
+		if (t->x)
+			zd__explore_thread_abort(t->x);
 		pthread_mutex_lock(&g->lock);
 		g->ntasks--;
 		zd_group_running_dec(g);
@@ -143,6 +239,8 @@ struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), vo
 void zd_task_group_quiesce(struct zd_task_group *g)
 {
 	ZD_SYNC_POINT(0, g);
+	if (g->ex)
+		zd__explore_run(g->ex); /* the scheduler runs them until none can */
 	pthread_mutex_lock(&g->lock);
 	while (g->running)
 		pthread_cond_wait(&g->quiet, &g->lock);
@@ -193,6 +291,8 @@ void zd_task_group_cancel(struct zd_task_group *g)
 	pthread_mutex_lock(&g->lock);
 	g->cancelled = true;
 	pthread_mutex_unlock(&g->lock);
+	if (g->ex)
+		zd__explore_wake_all(g->ex);
 	zd__wake_group(g);
 }
 
@@ -205,10 +305,12 @@ void zd_task_join(struct zd_task *t)
 {
 	struct zd_task_group *g;
 
-	if (!t)
+	if (!t || t == zd_task_self)
 		return;
-	if (pthread_join(t->thread, NULL))
-		return;
+	pthread_mutex_lock(&zd_pool_lock);
+	while (!t->finished)
+		pthread_cond_wait(&zd_pool_finished, &zd_pool_lock);
+	pthread_mutex_unlock(&zd_pool_lock);
 	g = t->group;
 	pthread_mutex_lock(&g->lock);
 	g->ntasks--;

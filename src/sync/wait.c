@@ -77,6 +77,21 @@ int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bo
 	};
 	int ret = 0;
 
+	if (self && zd__explore_active()) {
+		/* one thread runs at a time: the condition needs no bucket lock */
+		for (;;) {
+			bool cancelled;
+
+			if (cond(arg))
+				return 0;
+			pthread_mutex_lock(&self->group->lock);
+			cancelled = self->group->cancelled;
+			pthread_mutex_unlock(&self->group->lock);
+			if (interruptible && cancelled)
+				return -EINTR;
+			zd__explore_block(var, what);
+		}
+	}
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
 		if (cond(arg))
@@ -108,7 +123,7 @@ int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bo
  */
 int zd_wait_var_event(void *var, zd_wait_cond_t cond, void *arg, const char *what)
 {
-	ZD_SYNC_POINT(0, var);
+	ZD_SYNC_POINT(ZD_SP_WAIT, var);
 	if (!cond)
 		return -EINVAL;
 	return zd__wait_var(var, cond, arg, what, true);
@@ -126,7 +141,8 @@ void zd_wake_up_var(void *var)
 	struct zd_wait_bucket *b = zd_wait_bucket(var);
 	struct zd_waiter **link, *w;
 
-	ZD_SYNC_POINT(0, var);
+	ZD_SYNC_POINT(ZD_SP_WAKE, var);
+	zd__explore_wake(var);
 	pthread_mutex_lock(&b->lock);
 	link = &b->head;
 	while ((w = *link)) {

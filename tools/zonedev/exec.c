@@ -177,13 +177,19 @@ static int zd_exec_alloc_page(struct zd_exec *e)
 static int zd_exec_release(struct zd_exec *e, bool batched)
 {
 	const struct zd_st_handle *hs = &e->st->u.handle;
-	struct zd_rhandle *h = zd_run_handle(e->run, hs->handle);
+	struct zd_rhandle *h = zd_run_handle(e->run, hs->handle), hcopy;
 	size_t slot;
 	int i;
 
 	if (!h)
 		return zd_exec_err(e, -ENOENT, "no handle %s", hs->handle);
 	slot = (size_t)(h - e->run->handles);
+	/*
+	 * Work on a copy: with threads (explore, run-threads) another statement may
+	 * define a handle, and so move the table, while this one releases.
+	 */
+	hcopy = *h;
+	h = &hcopy;
 	switch (h->kind) {
 	case ZD_H_PGMAP:
 		zd_put_dev_pagemap(h->pgmap);

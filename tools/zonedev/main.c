@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner.h"
 
@@ -18,6 +19,7 @@ static const char zd_usage[] =
     "\n"
     "commands:\n"
     "  run FILE|DIR...     run scenario files (.zds), each from a fresh world\n"
+    "  replay FILE --schedule=S  re-run the one execution an explore reported\n"
     "  check FILE|DIR...   parse and validate only\n"
     "  invariants          list the invariants the auditor checks, with their IDs\n"
     "  sites               list the fault-injection sites of `fail SITE`\n"
@@ -38,8 +40,18 @@ static const char zd_run_usage[] =
     "  --trace=F.json   write a Chrome/Perfetto trace (one per file: F-2.json, ...)\n"
     "  --trace-text     print every refcount transition in page_ref tracepoint form\n"
     "  -q               print only failures and the closing line\n"
+    "  --progress       progress of long explorations on stderr (default: when a tty)\n"
     "\n"
     "exit status: 0 all passed, 1 some failed, 2 usage or syntax error\n";
+
+static const char zd_replay_usage[] =
+    "usage: zonedev replay FILE --schedule=S [--regime=R] [--trace=FILE.json] [-q]\n"
+    "\n"
+    "Run FILE as `zonedev run` does, but each `explore` runs exactly one execution: the one\n"
+    "whose schedule S an earlier run printed as `schedule=S`. Its trace (page_ref events,\n"
+    "with the thread of each step) is printed; --trace also writes it as Perfetto JSON.\n"
+    "\n"
+    "exit status: 0 the execution passed, 1 it failed, 2 usage or syntax error\n";
 
 static const char zd_check_usage[] =
     "usage: zonedev check FILE|DIR...\n"
@@ -125,22 +137,29 @@ static void zd_files_free(struct zd_files *f)
 	free(f->v);
 }
 
-static int zd_cmd_run(int argc, char **argv)
+static int zd_cmd_run(int argc, char **argv, bool replay)
 {
+	const char *cmd = replay ? "replay" : "run";
+	const char *usage = replay ? zd_replay_usage : zd_run_usage;
 	struct zd_runner_opts opts = {0};
 	struct zd_files files = {0};
 	int i, passed = 0, failed = 0, worst = 0;
 	size_t k;
 
+	opts.explore_progress = isatty(2);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(zd_run_usage, stdout);
+			fputs(usage, stdout);
 			return 0;
+		} else if (replay && !strncmp(a, "--schedule=", 11)) {
+			opts.schedule = a + 11;
+		} else if (!strcmp(a, "--progress")) {
+			opts.explore_progress = true;
 		} else if (!strncmp(a, "--regime=", 9)) {
 			if (zd_regime_parse(a + 9, &opts.regime)) {
-				fprintf(stderr, "zonedev run: unknown regime '%s'\n", a + 9);
+				fprintf(stderr, "zonedev %s: unknown regime '%s'\n", cmd, a + 9);
 				return 2;
 			}
 			opts.has_regime = true;
@@ -151,15 +170,20 @@ static int zd_cmd_run(int argc, char **argv)
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			opts.quiet = true;
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "zonedev run: unknown option '%s'\n%s", a, zd_run_usage);
+			fprintf(stderr, "zonedev %s: unknown option '%s'\n%s", cmd, a, usage);
 			return 2;
 		} else if (zd_files_expand(&files, a)) {
-			fprintf(stderr, "zonedev run: out of memory\n");
+			fprintf(stderr, "zonedev %s: out of memory\n", cmd);
 			return 2;
 		}
 	}
 	if (!files.n) {
-		fprintf(stderr, "zonedev run: no scenario file given\n%s", zd_run_usage);
+		fprintf(stderr, "zonedev %s: no scenario file given\n%s", cmd, usage);
+		return 2;
+	}
+	if (replay && (!opts.schedule || files.n != 1)) {
+		fprintf(stderr, "zonedev replay: one FILE and --schedule=S are required\n%s", usage);
+		zd_files_free(&files);
 		return 2;
 	}
 	for (k = 0; k < files.n; k++) {
@@ -264,7 +288,9 @@ int main(int argc, char **argv)
 			char *sub[] = {argv[2], "--help", NULL};
 
 			if (!strcmp(argv[2], "run"))
-				return zd_cmd_run(2, sub);
+				return zd_cmd_run(2, sub, false);
+			if (!strcmp(argv[2], "replay"))
+				return zd_cmd_run(2, sub, true);
 			if (!strcmp(argv[2], "check"))
 				return zd_cmd_check(2, sub);
 			return zd_cmd_list(argv[2], 2, sub);
@@ -273,7 +299,9 @@ int main(int argc, char **argv)
 		return cmd ? 0 : 2;
 	}
 	if (!strcmp(cmd, "run"))
-		return zd_cmd_run(argc - 1, argv + 1);
+		return zd_cmd_run(argc - 1, argv + 1, false);
+	if (!strcmp(cmd, "replay"))
+		return zd_cmd_run(argc - 1, argv + 1, true);
 	if (!strcmp(cmd, "check"))
 		return zd_cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "invariants") || !strcmp(cmd, "sites") || !strcmp(cmd, "bugs"))

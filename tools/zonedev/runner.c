@@ -128,7 +128,7 @@ static void zd_results_from_exec(struct zd_run *run, const struct zd_exec *e)
 	memcpy(run->results, e->results, sizeof(run->results));
 }
 
-static void zd_result_set(struct zd_run *run, const char *name, int64_t v)
+void zd_results_set(struct zd_run *run, const char *name, int64_t v)
 {
 	int i;
 
@@ -143,7 +143,7 @@ static void zd_result_set(struct zd_run *run, const char *name, int64_t v)
 }
 
 /* Join pending statements whose task finished (they completed after a later statement). */
-static void zd_run_reap_pending(struct zd_run *run)
+void zd_run_reap_pending(struct zd_run *run)
 {
 	struct zd_pending **pp = &run->pending;
 
@@ -179,10 +179,10 @@ static size_t zd_run_nr_pending(struct zd_run *run)
 
 size_t zd_run_pending_count(struct zd_run *run)
 {
-	return zd_run_nr_pending(run);
+	return zd_run_nr_pending(run) + run->thread_pending;
 }
 
-static void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
+void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
 {
 	struct zd_exec *e = calloc(1, sizeof(*e));
 	struct zd_task *task;
@@ -257,24 +257,29 @@ static void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
 		run->nr_results = 0;
 	}
 	if (st->prefix == ZD_SCR_PREFIX_ANY) {
-		zd_result_set(run, "ok", err ? 0 : 1);
-		zd_result_set(run, "errno", err);
+		zd_results_set(run, "ok", err ? 0 : 1);
+		zd_results_set(run, "errno", err);
 	}
 	if (!blocked)
 		free(e);
 }
 
-static void zd_run_teardown(struct zd_run *run)
+void zd_run_teardown(struct zd_run *run)
 {
 	struct zd_pending *p, *next;
 	size_t i;
 
 	if (run->group) {
 		zd_task_group_cancel(run->group);
+		/* under the explorer the cancelled tasks run only when scheduled */
+		zd_task_group_quiesce(run->group);
 		for (p = run->pending; p; p = next) {
 			next = p->next;
-			zd_task_join(p->task);
-			free(p->e);
+			/* a model thread still waiting (a lock never released) is left parked */
+			if (zd_task_state(p->task) == ZD_TASK_DONE || zd_task_explore_id(p->task) < 0) {
+				zd_task_join(p->task);
+				free(p->e);
+			}
 			free(p);
 		}
 		run->pending = NULL;
@@ -312,44 +317,75 @@ static char *zd_trace_path(const char *base, int index)
 	return path;
 }
 
-int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, int index)
+int zd_run_init(struct zd_run *run, struct zd_script *script, const struct zd_runner_opts *opts,
+		FILE *out, bool trace, struct zd_explorer *ex)
 {
 	struct zd_world_opts wo;
+	int ret;
+
+	memset(run, 0, sizeof(*run));
+	run->opts = opts;
+	run->out = out;
+	run->script = script;
+	zd_world_opts_init(&wo);
+	if (opts->has_regime)
+		wo.regime = opts->regime;
+	wo.trace = trace;
+	ret = zd_world_create(&wo, &run->w);
+	if (ret)
+		return ret;
+	zd_world_set_holder_namer(run->w, zd_run_namer, run);
+	if (opts->trace_text)
+		zd_trace_set_text(run->w, out);
+	run->group = zd_task_group_create();
+	if (!run->group)
+		zd_run_fail(run, NULL, "cannot create a task group");
+	else if (ex)
+		zd_task_group_set_explorer(run->group, ex);
+	return 0;
+}
+
+void zd_run_stmt(struct zd_run *run, size_t index)
+{
+	const struct zd_stmt *st = &run->script->stmts[index];
+
+	zd_trace_mark(run->w, "%s:%d: %s", st->file, st->line, st->text);
+	switch (st->kind) {
+	case ZD_ST_EXPLORE:
+		zd_run_explore(run, index);
+		break;
+	case ZD_ST_RUN_THREADS:
+		zd_run_threads(run, index);
+		break;
+	case ZD_ST_ALWAYS:
+	case ZD_ST_SOMETIMES:
+		break; /* checked by the explore or run-threads they follow */
+	default:
+		if (zd_stmt_is_action(st))
+			zd_run_action(run, st);
+		else if (zd_exec_expect(run, st))
+			zd_run_fail(run, st, "%s", run->reason);
+	}
+	zd_run_reap_pending(run);
+}
+
+int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, int index)
+{
+	struct zd_script *script;
 	struct zd_run run;
 	size_t i;
 	int ret;
 
-	memset(&run, 0, sizeof(run));
-	run.opts = opts;
-	run.out = out;
-	if (zd_script_parse_file(path, &run.script, stderr))
+	if (zd_script_parse_file(path, &script, stderr))
 		return 2;
-	zd_world_opts_init(&wo);
-	if (opts->has_regime)
-		wo.regime = opts->regime;
-	wo.trace = opts->trace_json != NULL;
-	ret = zd_world_create(&wo, &run.w);
+	ret = zd_run_init(&run, script, opts, out, opts->trace_json != NULL, NULL);
 	if (ret) {
 		fprintf(out, "FAIL %s:0: cannot create a world: %s\n", path, zd_errno_name(-ret));
-		zd_script_free(run.script);
+		zd_script_free(script);
 		return 1;
 	}
-	zd_world_set_holder_namer(run.w, zd_run_namer, &run);
-	if (opts->trace_text)
-		zd_trace_set_text(run.w, out);
-	run.group = zd_task_group_create();
-	if (!run.group)
-		zd_run_fail(&run, NULL, "cannot create a task group");
-	for (i = 0; i < run.script->nr_stmts && !run.failed; i++) {
-		const struct zd_stmt *st = &run.script->stmts[i];
-
-		zd_trace_mark(run.w, "%s:%d: %s", st->file, st->line, st->text);
-		if (zd_stmt_is_action(st))
-			zd_run_action(&run, st);
-		else if (zd_exec_expect(&run, st))
-			zd_run_fail(&run, st, "%s", run.reason);
-		zd_run_reap_pending(&run);
-	}
+	for (i = 0; i < run.script->nr_stmts && !run.failed; i++)
+		zd_run_stmt(&run, i);
 	if (opts->trace_json) {
 		char *tp = zd_trace_path(opts->trace_json, index);
 
@@ -362,6 +398,6 @@ int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, 
 	else if (!opts->quiet)
 		fprintf(out, "PASS %s\n", path);
 	zd_run_teardown(&run);
-	zd_script_free(run.script);
+	zd_script_free(script);
 	return run.failed ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include "zonedev/vm.h"
 #include "script.h"
 #include "sync/sync.h" /* tasks: BLOCKED detection */
+#include "sync/explore.h"
 
 struct zd_runner_opts {
 	bool has_regime;
@@ -19,6 +20,8 @@ struct zd_runner_opts {
 	const char *trace_json; /* --trace=FILE.json */
 	bool trace_text;	/* --trace-text */
 	bool quiet;		/* -q */
+	const char *schedule;	/* replay: run this one schedule at each explore */
+	bool explore_progress;	/* progress of long explorations on stderr */
 };
 
 enum zd_handle_kind {
@@ -99,6 +102,7 @@ struct zd_run {
 	struct zd_result results[ZD_MAX_RESULTS];
 	int nr_results;
 	struct zd_pending *pending;
+	size_t thread_pending; /* explore: thread statements still blocked at the end */
 	bool failed;
 	char reason[512];
 	int fail_line;
@@ -153,6 +157,27 @@ static inline int zd_exec_errcode(int ret)
 
 /* Run one file. Returns 0 passed, 1 failed, 2 syntax or usage error. */
 int zd_run_file(const char *path, const struct zd_runner_opts *opts, FILE *out, int index);
+
+/*
+ * The steps of a run, for explore.c which runs a file's prefix once per execution:
+ * a fresh world (traced when @trace; its tasks are model threads of @ex when given),
+ * one top-level statement, and the teardown.
+ */
+int zd_run_init(struct zd_run *run, struct zd_script *script, const struct zd_runner_opts *opts,
+		FILE *out, bool trace, struct zd_explorer *ex);
+void zd_run_stmt(struct zd_run *run, size_t index);
+void zd_run_teardown(struct zd_run *run);
+/* Run one action statement as the runner does (BLOCKED detection, prefixes, results). */
+void zd_run_action(struct zd_run *run, const struct zd_stmt *st);
+
+/* Set (or add) result @name of the run. */
+void zd_results_set(struct zd_run *run, const char *name, int64_t v);
+/* Join pending statements that completed since. */
+void zd_run_reap_pending(struct zd_run *run);
+
+/* explore.c: `explore` and `run-threads` at stmts[index]. */
+void zd_run_explore(struct zd_run *run, size_t index);
+void zd_run_threads(struct zd_run *run, size_t index);
 
 /* exec.c: reserve a handle slot for a defining statement (ended until it is applied). */
 int zd_run_new_handle_slot(struct zd_run *run, const char *name, size_t *slot);

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev explore: the search strategies. Depth-first search over choice
+ * points is stateless: each execution re-runs from the start, replays the
+ * choices of the previous one up to the node being varied (nr_forced), and
+ * records the nodes it meets after that. Preemption bounding counts a choice
+ * of another thread while the running one could go on; bounded mode runs the
+ * search with bound 0, then 1, ... so that the first failure found has the
+ * fewest preemptions possible.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "explore/explore.h"
+
+void zd_xsearch_init(struct zd_xsearch *s, enum zd_xmode mode, unsigned int bound, uint64_t seed,
+		     uint64_t runs)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->bound = bound;
+	s->round = mode == ZD_XMODE_BOUNDED ? 0 : bound;
+	s->seed = seed;
+	s->runs = runs ? runs : 1;
+	s->pct_depth = bound + 1;
+	if (s->pct_depth > 4)
+		s->pct_depth = 4;
+}
+
+void zd_xsearch_free(struct zd_xsearch *s)
+{
+	free(s->nodes);
+	free(s->forced);
+	s->nodes = NULL;
+	s->forced = NULL;
+}
+
+int zd_xsearch_init_replay(struct zd_xsearch *s, const char *sched)
+{
+	int ret;
+
+	zd_xsearch_init(s, ZD_XMODE_REPLAY, 0, 0, 1);
+	ret = zd_schedule_parse(sched, &s->forced, &s->nr_replay);
+	return ret;
+}
+
+/* splitmix64: a small, good, seedable generator (random and PCT modes). */
+static uint64_t zd_rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void zd_xsearch_begin(struct zd_xsearch *s)
+{
+	unsigned int i;
+	size_t horizon;
+
+	s->executions++;
+	s->diverged = false;
+	if (s->mode != ZD_XMODE_BOUNDED && s->mode != ZD_XMODE_EXHAUSTIVE) {
+		horizon = s->nr_nodes > 8 ? s->nr_nodes : 64;
+		s->nr_nodes = 0;
+		s->rng = s->seed * 0x2545f4914f6cdd1dull + s->executions;
+		/* PCT: distinct random priorities above the change points' */
+		for (i = 0; i < ZD_EXPLORE_MAX_THREADS; i++)
+			s->prio[i] = 16 + (uint32_t)(zd_rng_next(&s->rng) % 1000000);
+		for (i = 0; i + 1 < s->pct_depth && i < 4; i++)
+			s->change[i] = (size_t)(zd_rng_next(&s->rng) % horizon);
+		return;
+	}
+	s->nr_nodes = s->nr_forced;
+}
+
+static int zd_default_choice(const struct zd_explore_point *p)
+{
+	if (p->current >= 0 && (p->enabled & (1u << p->current)))
+		return p->current;
+	return __builtin_ctz(p->enabled);
+}
+
+static int zd_xsearch_strategy(struct zd_xsearch *s, const struct zd_explore_point *p, int dflt)
+{
+	uint32_t en = p->enabled, m;
+	int best = dflt, i, n, k;
+
+	switch (s->mode) {
+	case ZD_XMODE_RANDOM:
+		n = __builtin_popcount(en);
+		k = (int)(zd_rng_next(&s->rng) % (uint64_t)n);
+		for (m = en; k--; m &= m - 1)
+			;
+		return __builtin_ctz(m);
+	case ZD_XMODE_PCT:
+		for (i = 0; i + 1 < (int)s->pct_depth && i < 4; i++)
+			if (s->change[i] == p->step && p->current >= 0)
+				s->prio[p->current] = (uint32_t)i; /* below every initial priority */
+		for (m = en, best = -1; m; m &= m - 1) {
+			i = __builtin_ctz(m);
+			if (best < 0 || s->prio[i] > s->prio[best])
+				best = i;
+		}
+		return best;
+	case ZD_XMODE_REPLAY:
+		if (p->step < s->nr_replay) {
+			k = s->forced[p->step];
+			if (k >= 0 && k < ZD_EXPLORE_MAX_THREADS && (en & (1u << k)))
+				return k;
+			s->diverged = true;
+		}
+		return dflt;
+	default:
+		return dflt;
+	}
+}
+
+int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
+{
+	struct zd_xsearch *s = arg;
+	struct zd_xnode *nd;
+	int dflt = zd_default_choice(p), chosen;
+	size_t i = p->step;
+
+	if ((s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE) && i < s->nr_forced) {
+		nd = &s->nodes[i];
+		if (nd->enabled != p->enabled || !(p->enabled & (1u << nd->chosen))) {
+			/* the model is not deterministic here: follow the new state */
+			s->diverged = true;
+			nd->enabled = p->enabled;
+			nd->current = (int8_t)p->current;
+			nd->dflt = (int8_t)dflt;
+			nd->chosen = (int8_t)dflt;
+			nd->tried |= 1u << dflt;
+		}
+		return nd->chosen;
+	}
+	chosen = zd_xsearch_strategy(s, p, dflt);
+	if (i >= s->cap_nodes) {
+		size_t cap = s->cap_nodes ? s->cap_nodes * 2 : 256;
+		struct zd_xnode *n;
+
+		while (cap <= i)
+			cap *= 2;
+		n = realloc(s->nodes, cap * sizeof(*n));
+		if (!n) {
+			s->oom = true;
+			return chosen;
+		}
+		s->nodes = n;
+		s->cap_nodes = cap;
+	}
+	nd = &s->nodes[i];
+	nd->enabled = p->enabled;
+	nd->current = (int8_t)p->current;
+	nd->chosen = (int8_t)chosen;
+	nd->dflt = (int8_t)dflt;
+	nd->tried = 1u << chosen;
+	nd->preempts = (uint16_t)(i ? s->nodes[i - 1].preempts +
+					  (s->nodes[i - 1].current >= 0 &&
+					   s->nodes[i - 1].chosen != s->nodes[i - 1].current)
+				    : 0);
+	s->nr_nodes = i + 1;
+	return chosen;
+}
+
+unsigned int zd_xsearch_preemptions(const struct zd_xsearch *s)
+{
+	const struct zd_xnode *nd;
+
+	if (!s->nr_nodes)
+		return 0;
+	nd = &s->nodes[s->nr_nodes - 1];
+	return nd->preempts + (nd->current >= 0 && nd->chosen != nd->current);
+}
+
+/* DFS: vary the deepest node that has an untried choice within the bound. */
+static bool zd_xsearch_backtrack(struct zd_xsearch *s)
+{
+	size_t i = s->nr_nodes;
+
+	while (i-- > 0) {
+		struct zd_xnode *nd = &s->nodes[i];
+		uint32_t cand = nd->enabled & ~nd->tried;
+
+		while (cand) {
+			int t = __builtin_ctz(cand);
+			unsigned int cost = nd->preempts + (nd->current >= 0 && t != nd->current);
+
+			cand &= cand - 1;
+			if (s->mode == ZD_XMODE_BOUNDED && cost > s->round)
+				continue;
+			nd->tried |= 1u << t;
+			nd->chosen = (int8_t)t;
+			s->nr_forced = i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool zd_xsearch_next(struct zd_xsearch *s)
+{
+	switch (s->mode) {
+	case ZD_XMODE_REPLAY:
+		return false;
+	case ZD_XMODE_RANDOM:
+	case ZD_XMODE_PCT:
+		return s->executions < s->runs;
+	case ZD_XMODE_EXHAUSTIVE:
+		return zd_xsearch_backtrack(s);
+	case ZD_XMODE_BOUNDED:
+		if (zd_xsearch_backtrack(s))
+			return true;
+		if (s->round >= s->bound)
+			return false;
+		s->round++;
+		s->nr_forced = 0; /* a new round: from the root */
+		return true;
+	}
+	return false;
+}
+
+int zd_xsearch_choices(const struct zd_xsearch *s, int8_t **out, size_t *nr)
+{
+	size_t n = s->nr_nodes, i;
+	int8_t *c;
+
+	while (n && s->nodes[n - 1].chosen == s->nodes[n - 1].dflt)
+		n--;
+	c = malloc(n ? n : 1);
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		c[i] = s->nodes[i].chosen;
+	*out = c;
+	*nr = n;
+	return 0;
+}
+
+size_t zd_xsearch_schedule(const struct zd_xsearch *s, char *buf, size_t n)
+{
+	int8_t *c;
+	size_t nr, len;
+
+	if (zd_xsearch_choices(s, &c, &nr)) {
+		if (n)
+			buf[0] = '\0';
+		return 0;
+	}
+	len = zd_schedule_format(c, nr, buf, n);
+	free(c);
+	return len;
+}
+
+bool zd_xshrink_candidate(const struct zd_xsearch *s, size_t k, int8_t **out, size_t *nr)
+{
+	size_t i, seen = 0, n;
+	int8_t *c;
+
+	for (i = s->nr_nodes; i-- > 0;) {
+		if (s->nodes[i].chosen == s->nodes[i].dflt)
+			continue;
+		if (seen++ != k)
+			continue;
+		if (zd_xsearch_choices(s, &c, &n))
+			return false;
+		c[i] = s->nodes[i].dflt;
+		*out = c;
+		*nr = n;
+		return true;
+	}
+	return false;
+}

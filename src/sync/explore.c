@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zonedev sync: the explore backend's baton. Model threads are pthreads of
+ * which only the one named by ex->running may execute model code; a thread
+ * hands the baton over by setting ex->running and broadcasting ex->cv, all
+ * under ex->lock, so every hand-over is a proper release/acquire pair (clean
+ * under TSan) and no two model threads ever run at once.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "explore.h"
+#include "sync_internal.h"
+
+/* ex->running when no model thread holds the baton: the scheduler (quiesce) does. */
+#define ZD_X_SCHEDULER (-1)
+/*
+ * Rounds a thread that lost the baton polls for it (yielding the CPU each
+ * time) before it sleeps on the condition variable: a hand-over to a thread
+ * that is still polling costs a yield, not a futex wake-up and a trip through
+ * the kernel's run queue, which on a loaded machine dominates an execution.
+ */
+#define ZD_X_POLL 0
+/*
+ * Fairness: a thread that passes this many scheduling points in a row while
+ * others could run is made to yield (the switch costs no preemption). The
+ * model has retry loops that only end when another thread acts (a fault that
+ * meets an entry being changed returns and is retried); without this a
+ * search that keeps the running thread going would spin in them forever.
+ */
+#define ZD_X_FAIR 4096
+
+enum zd_xstate {
+	ZD_X_RUNNABLE,
+	ZD_X_WAITING,
+	ZD_X_DONE,
+};
+
+struct zd_xthread {
+	struct zd_explorer *ex;
+	struct zd_task *task;
+	int id;
+	enum zd_xstate state;	/* under ex->lock */
+	const void *wait_var;	/* ZD_X_WAITING: what a wake must name */
+	unsigned int rcu_depth; /* read sections the thread is in */
+	unsigned int quiet;	/* > 0: scheduling points are ignored (switch hook) */
+};
+
+struct zd_explorer {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;    /* broadcast at every change of running */
+	_Atomic int running; /* thread id holding the baton, or ZD_X_SCHEDULER; set under lock */
+	struct zd_xthread *threads[ZD_EXPLORE_MAX_THREADS];
+	int nthreads;
+	int last; /* the thread that ran last (for the switch hook), -1 at first */
+	int streak_id;	      /* the thread that passed the last points */
+	unsigned long streak; /* how many in a row */
+	zd_explore_pick_fn pick;
+	zd_explore_switch_fn on_switch;
+	void *arg;
+	bool recording;
+	unsigned int steps;
+	unsigned long points;
+	struct zd_explorer *next; /* on zd_explorers */
+};
+
+__thread void *zd__explore_self __attribute__((tls_model("initial-exec")));
+
+/*
+ * Explorers alive, so that a wake from a thread that is not a model thread
+ * (the runner applying a statement) still reaches model waiters. The counter
+ * keeps the native path to one relaxed load when no explorer exists.
+ */
+static pthread_mutex_t zd_explorers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zd_explorer *zd_explorers;
+static _Atomic int zd_explorers_live;
+
+struct zd_explorer *zd_explorer_create(zd_explore_pick_fn pick, zd_explore_switch_fn on_switch,
+				       void *arg)
+{
+	struct zd_explorer *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return NULL;
+	pthread_mutex_init(&ex->lock, NULL);
+	pthread_cond_init(&ex->cv, NULL);
+	atomic_init(&ex->running, ZD_X_SCHEDULER);
+	ex->last = -1;
+	ex->streak_id = -1;
+	ex->pick = pick;
+	ex->on_switch = on_switch;
+	ex->arg = arg;
+	pthread_mutex_lock(&zd_explorers_lock);
+	ex->next = zd_explorers;
+	zd_explorers = ex;
+	atomic_fetch_add_explicit(&zd_explorers_live, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&zd_explorers_lock);
+	return ex;
+}
+
+void zd_explorer_destroy(struct zd_explorer *ex)
+{
+	struct zd_explorer **pp;
+	int i;
+
+	if (!ex)
+		return;
+	pthread_mutex_lock(&ex->lock);
+	for (i = 0; i < ex->nthreads; i++) {
+		if (ex->threads[i]->state != ZD_X_DONE) {
+			/* a thread still parked on ex->cv: leave everything to it */
+			pthread_mutex_unlock(&ex->lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&ex->lock);
+	pthread_mutex_lock(&zd_explorers_lock);
+	for (pp = &zd_explorers; *pp; pp = &(*pp)->next) {
+		if (*pp == ex) {
+			*pp = ex->next;
+			break;
+		}
+	}
+	atomic_fetch_sub_explicit(&zd_explorers_live, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&zd_explorers_lock);
+	for (i = 0; i < ex->nthreads; i++)
+		free(ex->threads[i]);
+	pthread_cond_destroy(&ex->cv);
+	pthread_mutex_destroy(&ex->lock);
+	free(ex);
+}
+
+void zd_explorer_set_recording(struct zd_explorer *ex, bool on)
+{
+	pthread_mutex_lock(&ex->lock);
+	ex->recording = on;
+	pthread_mutex_unlock(&ex->lock);
+}
+
+unsigned int zd_explorer_steps(struct zd_explorer *ex)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&ex->lock);
+	n = ex->steps;
+	pthread_mutex_unlock(&ex->lock);
+	return n;
+}
+
+unsigned long zd_explorer_points(struct zd_explorer *ex)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&ex->lock);
+	n = ex->points;
+	pthread_mutex_unlock(&ex->lock);
+	return n;
+}
+
+int zd_task_group_set_explorer(struct zd_task_group *g, struct zd_explorer *ex)
+{
+	int ret = 0;
+
+	if (!g || !ex)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	if (g->ntasks)
+		ret = -EBUSY;
+	else
+		g->ex = ex;
+	pthread_mutex_unlock(&g->lock);
+	return ret;
+}
+
+int zd_task_explore_id(struct zd_task *t)
+{
+	return t && t->x ? t->x->id : -1;
+}
+
+/* Runnable threads as a mask. ex->lock held. */
+static uint32_t zd_x_enabled(struct zd_explorer *ex)
+{
+	uint32_t m = 0;
+	int i;
+
+	for (i = 0; i < ex->nthreads; i++)
+		if (ex->threads[i]->state == ZD_X_RUNNABLE)
+			m |= 1u << i;
+	return m;
+}
+
+/*
+ * Who runs next after @self (NULL: the scheduler) reached a point about @kind
+ * on @addr; -1 when nobody can. ex->lock held. Only a real choice (two or more
+ * runnable) is a step and goes to the strategy, and only while recording;
+ * otherwise the running thread goes on, or the lowest runnable one starts.
+ */
+static int zd_x_choose(struct zd_explorer *ex, struct zd_xthread *self, int kind, const void *addr)
+{
+	uint32_t en = zd_x_enabled(ex);
+	int cur = self && self->state == ZD_X_RUNNABLE ? self->id : -1;
+	struct zd_explore_point p;
+	int t;
+
+	if (!en)
+		return -1;
+	if (ex->recording)
+		ex->points++;
+	if (cur >= 0) {
+		if (ex->streak_id != cur) {
+			ex->streak_id = cur;
+			ex->streak = 0;
+		}
+		if (++ex->streak > ZD_X_FAIR && (en & ~(1u << cur))) {
+			en &= ~(1u << cur);
+			cur = -1;
+			ex->streak = 0;
+		}
+	}
+	if (!(en & (en - 1)) || !ex->recording || !ex->pick)
+		return cur >= 0 ? cur : __builtin_ctz(en);
+	p.step = ex->steps++;
+	p.enabled = en;
+	p.current = cur;
+	p.kind = kind;
+	p.addr = addr;
+	t = ex->pick(ex->arg, &p);
+	if (t < 0 || t >= ZD_EXPLORE_MAX_THREADS || !(en & (1u << t)))
+		t = cur >= 0 ? cur : __builtin_ctz(en);
+	return t;
+}
+
+/* Tell the switch hook that @x runs now, if another thread ran before. Points are off meanwhile. */
+static void zd_x_switched(struct zd_xthread *x, int last)
+{
+	struct zd_explorer *ex = x->ex;
+
+	if (!ex->on_switch || last == x->id)
+		return;
+	x->quiet++;
+	ex->on_switch(ex->arg, x->id);
+	x->quiet--;
+}
+
+/*
+ * Give the baton to @next (a thread id, or the scheduler when -1) and wait
+ * until @self gets it back. ex->lock held; returns with it held. Returns the
+ * id of the thread that ran before @self resumed.
+ */
+/* Pass the baton to @next. ex->lock held. */
+static void zd_x_give(struct zd_explorer *ex, int next)
+{
+	atomic_store_explicit(&ex->running, next, memory_order_release);
+	pthread_cond_broadcast(&ex->cv);
+}
+
+/*
+ * Wait until the baton is @id's. ex->lock held on entry and on return (it is
+ * dropped while polling); the acquire load pairs with zd_x_give's release.
+ */
+static void zd_x_await(struct zd_explorer *ex, int id)
+{
+	int i;
+
+	if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
+		return;
+	pthread_mutex_unlock(&ex->lock);
+	for (i = 0; i < ZD_X_POLL; i++) {
+		sched_yield();
+		if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
+			break;
+	}
+	pthread_mutex_lock(&ex->lock);
+	while (atomic_load_explicit(&ex->running, memory_order_relaxed) != id)
+		pthread_cond_wait(&ex->cv, &ex->lock);
+}
+
+static int zd_x_handover(struct zd_explorer *ex, struct zd_xthread *self, int next)
+{
+	ex->last = self->id;
+	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
+	zd_x_await(ex, self->id);
+	return ex->last;
+}
+
+void zd__explore_point(int kind, const void *addr)
+{
+	struct zd_xthread *x = zd__explore_self;
+	struct zd_explorer *ex;
+	int next, last = -2;
+
+	if (!x || x->quiet)
+		return;
+	ex = x->ex;
+	pthread_mutex_lock(&ex->lock);
+	next = zd_x_choose(ex, x, kind, addr);
+	if (next != x->id)
+		last = zd_x_handover(ex, x, next);
+	pthread_mutex_unlock(&ex->lock);
+	if (last != -2)
+		zd_x_switched(x, last);
+}
+
+void zd_sync_quiet_begin(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	if (x)
+		x->quiet++;
+}
+
+void zd_sync_quiet_end(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	if (x && x->quiet)
+		x->quiet--;
+}
+
+bool zd__explore_active(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	return x && !x->quiet;
+}
+
+/**
+ * zd__explore_block - the calling model thread waits on @var until a wake of
+ * @var (or a cancel) makes it runnable and the strategy picks it. The task is
+ * marked asleep for the runner's BLOCKED detection (not interruptible: the
+ * caller rechecks cancel itself).
+ */
+void zd__explore_block(const void *var, const char *what)
+{
+	struct zd_xthread *x = zd__explore_self;
+	struct zd_explorer *ex = x->ex;
+	int next, last;
+
+	zd__task_sleep_begin(x->task, what, false);
+	pthread_mutex_lock(&ex->lock);
+	x->state = ZD_X_WAITING;
+	x->wait_var = var;
+	next = zd_x_choose(ex, x, ZD_SP_WAIT, var);
+	last = zd_x_handover(ex, x, next);
+	pthread_mutex_unlock(&ex->lock);
+	zd_x_switched(x, last);
+}
+
+/* Make waiters of @ex on @var (every waiter if @all) runnable. */
+static void zd_x_wake(struct zd_explorer *ex, const void *var, bool all)
+{
+	int i;
+
+	pthread_mutex_lock(&ex->lock);
+	for (i = 0; i < ex->nthreads; i++) {
+		struct zd_xthread *t = ex->threads[i];
+
+		if (t->state == ZD_X_WAITING && (all || t->wait_var == var)) {
+			t->state = ZD_X_RUNNABLE;
+			t->wait_var = NULL;
+			zd__task_wake(t->task);
+		}
+	}
+	pthread_mutex_unlock(&ex->lock);
+}
+
+/* zd__explore_wake - every model thread waiting on @var becomes runnable. */
+void zd__explore_wake(const void *var)
+{
+	struct zd_xthread *x = zd__explore_self;
+	struct zd_explorer *ex;
+
+	if (x) {
+		zd_x_wake(x->ex, var, false);
+		return;
+	}
+	if (!atomic_load_explicit(&zd_explorers_live, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&zd_explorers_lock);
+	for (ex = zd_explorers; ex; ex = ex->next)
+		zd_x_wake(ex, var, false);
+	pthread_mutex_unlock(&zd_explorers_lock);
+}
+
+/* zd__explore_wake_all - cancel: every waiting model thread of @ex looks again. */
+void zd__explore_wake_all(struct zd_explorer *ex)
+{
+	zd_x_wake(ex, NULL, true);
+}
+
+/*
+ * A model thread for task @t. The slot of a finished thread is reused (the
+ * lowest one), so thread ids stay small and stable: the statements run
+ * before a block leave their slots free and the block's threads get 0, 1 ...
+ * whatever came before. The finished thread no longer touches its slot.
+ */
+struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task *t)
+{
+	struct zd_xthread *x = NULL;
+	int i;
+
+	pthread_mutex_lock(&ex->lock);
+	for (i = 0; i < ex->nthreads; i++) {
+		if (ex->threads[i]->state == ZD_X_DONE) {
+			x = ex->threads[i];
+			break;
+		}
+	}
+	if (!x) {
+		if (ex->nthreads == ZD_EXPLORE_MAX_THREADS)
+			goto out;
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			goto out;
+		x->id = ex->nthreads;
+		ex->threads[ex->nthreads++] = x;
+	}
+	x->ex = ex;
+	x->task = t;
+	x->state = ZD_X_RUNNABLE;
+	x->wait_var = NULL;
+	x->rcu_depth = 0;
+	x->quiet = 0;
+out:
+	pthread_mutex_unlock(&ex->lock);
+	return x;
+}
+
+/* A model thread could not be started after all: it will never run. */
+void zd__explore_thread_abort(struct zd_xthread *x)
+{
+	pthread_mutex_lock(&x->ex->lock);
+	x->state = ZD_X_DONE;
+	pthread_mutex_unlock(&x->ex->lock);
+}
+
+/* First thing on a model thread: wait for the baton. */
+void zd__explore_thread_begin(struct zd_xthread *x)
+{
+	struct zd_explorer *ex = x->ex;
+	int last;
+
+	zd__explore_self = x;
+	pthread_mutex_lock(&ex->lock);
+	zd_x_await(ex, x->id);
+	last = ex->last;
+	pthread_mutex_unlock(&ex->lock);
+	zd_x_switched(x, last);
+}
+
+/* Last thing on a model thread: done, pass the baton on for good. */
+void zd__explore_thread_end(struct zd_xthread *x)
+{
+	struct zd_explorer *ex = x->ex;
+	int next;
+
+	pthread_mutex_lock(&ex->lock);
+	x->state = ZD_X_DONE;
+	next = zd_x_choose(ex, x, ZD_SP_ANY, NULL);
+	ex->last = x->id;
+	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
+	pthread_mutex_unlock(&ex->lock);
+	zd__explore_self = NULL;
+}
+
+/**
+ * zd__explore_run - the quiesce of an explored group: run model threads, one
+ * at a time as the strategy picks them, until none is runnable (each is done
+ * or waiting). Called by the group's owner, never by a model thread.
+ */
+void zd__explore_run(struct zd_explorer *ex)
+{
+	int next;
+
+	pthread_mutex_lock(&ex->lock);
+	for (;;) {
+		next = zd_x_choose(ex, NULL, ZD_SP_ANY, NULL);
+		if (next < 0)
+			break;
+		zd_x_give(ex, next);
+		zd_x_await(ex, ZD_X_SCHEDULER);
+	}
+	pthread_mutex_unlock(&ex->lock);
+}
+
+/* ---- RCU under explore: read sections are counters, a grace period a wait ---- */
+
+static int zd_x_rcu_gp; /* the wait variable of grace periods */
+
+void zd__explore_rcu_read_lock(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	x->rcu_depth++;
+}
+
+void zd__explore_rcu_read_unlock(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	if (x->rcu_depth && --x->rcu_depth == 0)
+		zd__explore_wake(&zd_x_rcu_gp);
+}
+
+/* Whether a model thread other than @self is inside a read section. */
+static bool zd_x_rcu_readers(struct zd_xthread *self)
+{
+	struct zd_explorer *ex = self->ex;
+	bool any = false;
+	int i;
+
+	pthread_mutex_lock(&ex->lock);
+	for (i = 0; i < ex->nthreads; i++)
+		if (ex->threads[i] != self && ex->threads[i]->rcu_depth)
+			any = true;
+	pthread_mutex_unlock(&ex->lock);
+	return any;
+}
+
+/*
+ * A grace period waits until no other thread is in a read section: stronger
+ * than the kernel's (which ignores readers that began later) but it can only
+ * add waiting, never remove an interleaving in which a reader is still inside.
+ */
+void zd__explore_synchronize_rcu(void)
+{
+	struct zd_xthread *x = zd__explore_self;
+
+	while (zd_x_rcu_readers(x))
+		zd__explore_block(&zd_x_rcu_gp, "synchronize_rcu (a reader is inside)");
+}
