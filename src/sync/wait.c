@@ -78,11 +78,19 @@ int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bo
 	int ret = 0;
 
 	if (self && zd__explore_active()) {
-		/* one thread runs at a time: the condition needs no bucket lock */
+		/*
+		 * One thread runs at a time, so no bucket lock; but the condition
+		 * must still be one step, as it is under the bucket lock natively:
+		 * a scheduling point inside it could let the waker run between two
+		 * of its reads, and the wake-up would be lost.
+		 */
 		for (;;) {
-			bool cancelled;
+			bool cancelled, ok;
 
-			if (cond(arg))
+			zd_sync_quiet_begin();
+			ok = cond(arg);
+			zd_sync_quiet_end();
+			if (ok)
 				return 0;
 			pthread_mutex_lock(&self->group->lock);
 			cancelled = self->group->cancelled;

@@ -18,7 +18,8 @@ for f in "$SRC"/scenarios/races/*.zds; do
 	sed 's/^#!buggy //' "$f" >"$tmp/$n-buggy.zds"
 	expect_rc "$n: the buggy configuration fails" 1 "$Z" run "$tmp/$n-buggy.zds"
 	has "$n: one schedule= line" "^schedule=[0-9x.]*$" "$tmp/out"
-	has "$n: the trace names the threads" "^\[(lookup|unbind)\]$" "$tmp/out"
+	threads=$(sed -n 's/^thread \([^ ]*\).*/\1/p' "$f" | paste -sd'|')
+	has "$n: the trace names the threads" "^\[($threads)\]$" "$tmp/out"
 	s=$(sed -n 's/^schedule=//p' "$tmp/out")
 	reason=$(sed -n 's/^FAIL [^:]*:[0-9]*: explore: \(violation [a-z-]*\).*/\1/p' "$tmp/out")
 	expect_rc "$n: replay of schedule=$s fails again" 1 "$Z" replay "$tmp/$n-buggy.zds" --schedule="$s"
