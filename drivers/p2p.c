@@ -107,8 +107,8 @@ static int zd_p2p_kalloc_record(struct zd_p2p *p, unsigned long first, unsigned 
 	return 0;
 }
 
-static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
-			struct zd_folio **folios, int *nr)
+static int zd_p2p_alloc_held(struct zd_device *dev, unsigned int order, long at,
+			     struct zd_holder h, struct zd_folio **folios, int *nr)
 {
 	struct zd_p2p *p = dev->priv;
 	unsigned long n = 1ul << order, i;
@@ -156,6 +156,19 @@ static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, stru
 	return 0;
 }
 
+/* alloc-page on a P2P device: as the mmap path, under a pgmap reference for the whole run. */
+static int zd_p2p_alloc(struct zd_device *dev, unsigned int order, long at, struct zd_holder h,
+			struct zd_folio **folios, int *nr)
+{
+	int ret = zd_p2pdma_op_ref_get(dev->pgmaps[0]);
+
+	if (ret)
+		return ret;
+	ret = zd_p2p_alloc_held(dev, order, at, h, folios, nr);
+	zd_p2pdma_op_ref_put(dev->pgmaps[0]);
+	return ret;
+}
+
 /* Every page of a P2P mapping is inserted at mmap: a later fault has nothing to map. */
 static int zd_p2p_fault(struct zd_vm_fault *vmf, unsigned int level)
 {
@@ -189,13 +202,18 @@ static int zd_p2p_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, u
 
 	if (!n || (size & (ZD_PAGE_SIZE - 1)))
 		return -EINVAL;
-	ret = zd_mmap(mm, &args, addr);
+	/* Held across the whole mapping: an unbind cannot free the pages under it. */
+	ret = zd_p2pdma_op_ref_get(dev->pgmaps[0]);
 	if (ret)
 		return ret;
+	ret = zd_mmap(mm, &args, addr);
+	if (ret)
+		goto out;
 	first = zd_p2p_pool_alloc(dev, n);
 	if (first < 0) {
 		zd_munmap(mm, *addr, size);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		struct zd_folio *folio = zd_device_index_folio(dev, (unsigned long)first + i);
@@ -224,9 +242,10 @@ static int zd_p2p_mmap(struct zd_device *dev, struct zd_mm *mm, uint64_t size, u
 	if (ret) {
 		zd_p2p_pool_free(dev, (unsigned long)first + i, n - i);
 		zd_munmap(mm, *addr, size);
-		return ret;
 	}
-	return 0;
+out:
+	zd_p2pdma_op_ref_put(dev->pgmaps[0]);
+	return ret;
 }
 
 static int zd_p2p_free(struct zd_device *dev, struct zd_folio **folios, int nr, struct zd_holder h)

@@ -210,6 +210,13 @@ void zd_p2pdma_page_freed(struct zd_folio *folio);
 /* A kernel allocation (pci_alloc_p2pmem): one pgmap reference for the whole of it. */
 int zd_p2pdma_kernel_ref_get(struct zd_dev_pagemap *pgmap);
 void zd_p2pdma_kernel_ref_put(struct zd_dev_pagemap *pgmap);
+/*
+ * The reference p2pmem_alloc_mmap holds for its whole run (tryget_live
+ * before it touches a page, put at the end): memunmap cannot free the
+ * struct pages under it. -ENXIO once the pgmap is dying.
+ */
+int zd_p2pdma_op_ref_get(struct zd_dev_pagemap *pgmap);
+void zd_p2pdma_op_ref_put(struct zd_dev_pagemap *pgmap);
 
 /* ---- References drivers take on pages of the DAX types ---- */
 

@@ -49,3 +49,15 @@ void zd_p2pdma_kernel_ref_put(struct zd_dev_pagemap *pgmap)
 {
 	zd_pgmap_ref_put(pgmap, ZD_PGREF_P2P_KERNEL, 1);
 }
+
+int zd_p2pdma_op_ref_get(struct zd_dev_pagemap *pgmap)
+{
+	if (!pgmap || pgmap->type != ZD_MEMORY_DEVICE_PCI_P2PDMA)
+		return -EINVAL;
+	return zd_pgmap_ref_tryget_live(pgmap, ZD_PGREF_TEMP) ? 0 : -ENXIO;
+}
+
+void zd_p2pdma_op_ref_put(struct zd_dev_pagemap *pgmap)
+{
+	zd_pgmap_ref_put(pgmap, ZD_PGREF_TEMP, 1);
+}
