@@ -37,7 +37,7 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
     [ZD_BUG_PRIVATE_FAULT_FREE_RACE] =
 	{"private-fault-free-race", R(SPLIT),
 	 "16ce101db85d mm/memory.c: fix race when faulting a device private page (v6.1)",
-	 "migrate_to_ram runs without a page reference; a concurrent free races it", false},
+	 "migrate_to_ram runs without a page reference; a concurrent free races it", true},
     [ZD_BUG_FSDAX_MISSED_WAKE] =
 	{"fsdax-missed-wake", R(SPLIT),
 	 "put_devmap_managed_page hooks on every put path (v5.18 .. v6.14)",

@@ -620,6 +620,13 @@ int zd_migrate_vma_setup(struct zd_migrate_vma *args)
 	if (!vma || args->end > vma->end || vma->vm_ops || (vma->flags & ZD_VM_MIXEDMAP) ||
 	    !zd_vma_is_anon(vma))
 		return -EINVAL;
+	/*
+	 * BUG(private-fault-free-race): before v6.1 migrate_vma had no fault
+	 * page: the faulting page was collected like any other (trylock, no
+	 * extra reference expected), because the fault path held neither.
+	 */
+	if (args->fault_page && zd_bug_on(args->mm->world, ZD_BUG_PRIVATE_FAULT_FREE_RACE))
+		args->fault_page = NULL;
 	if (args->fault_page) {
 		fault_folio = zd_page_folio(args->fault_page);
 		if (!fault_folio || !zd_folio_is_device_private(fault_folio) ||

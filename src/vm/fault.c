@@ -220,6 +220,27 @@ static bool zd_folio_unlocked(void *arg)
 	return !zd_folio_test_locked(arg);
 }
 
+/*
+ * Invariant 11 (migrate-to-ram-unheld): migrate_to_ram is entered with the
+ * device-private page locked and a reference the fault path holds for the
+ * call (the v6.1 rule), so neither a concurrent migration nor a free can
+ * take the page or its pgmap away under the driver.
+ */
+static void zd_check_migrate_to_ram_held(struct zd_mm *mm, struct zd_folio *folio)
+{
+	struct zd_world *w = mm->world;
+	bool held = !w->track_holders ||
+		    zd_ledger_get(w, folio->pfn, ZD_HOLDER(ZD_HOLD_TEMP, mm)) > 0;
+
+	if (zd_folio_test_locked(folio) && held)
+		return;
+	zd_report(w, ZD_INV_MIGRATE_TO_RAM_UNHELD, folio->pfn,
+		  "migrate_to_ram entered for %s without %s%s%s", mm->name,
+		  zd_folio_test_locked(folio) ? "" : "the page lock",
+		  !zd_folio_test_locked(folio) && !held ? " and " : "",
+		  held ? "" : "a reference held by the fault");
+}
+
 /* A CPU fault on a device-private entry: migrate_to_ram with the page locked and referenced. */
 static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slot *slot,
 				zd_pte_t e, unsigned int flags)
@@ -257,6 +278,21 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 		/* held by someone else (-EBUSY): the fault is retried, as for a busy lock */
 		return ret && ret != -EBUSY ? ZD_VM_FAULT_SIGBUS : 0;
 	}
+	if (zd_bug_on(w, ZD_BUG_PRIVATE_FAULT_FREE_RACE)) {
+		/*
+		 * BUG(private-fault-free-race): before v6.1 do_swap_page called
+		 * migrate_to_ram with neither the page lock nor a reference: a
+		 * concurrent migration or free could take the page (and its pgmap)
+		 * away while the driver used it.
+		 */
+		zd_spin_unlock(&slot->pt->ptl);
+		vmf.page = zd_pfn_to_page(w, zd_pte_pfn(e));
+		pgmap = folio->pgmap;
+		zd_check_migrate_to_ram_held(vma->mm, folio);
+		ret = pgmap->ops && pgmap->ops->migrate_to_ram ? pgmap->ops->migrate_to_ram(&vmf) :
+								  ZD_VM_FAULT_SIGBUS;
+		return ret < 0 ? ZD_VM_FAULT_SIGBUS : ret;
+	}
 	if (!zd_folio_trylock(folio)) {
 		/*
 		 * Someone else (a migration, another fault) holds it. Mainline up
@@ -269,16 +305,15 @@ static int zd_do_device_private(struct zd_vma *vma, uint64_t addr, struct zd_slo
 				  "a fault on a device-private page waits for its lock");
 		return 0;
 	}
-	if (!zd_bug_on(w, ZD_BUG_PRIVATE_FAULT_FREE_RACE))
-		zd_folio_get(folio, ZD_HOLDER(ZD_HOLD_TEMP, vma->mm));
+	zd_folio_get(folio, ZD_HOLDER(ZD_HOLD_TEMP, vma->mm));
 	zd_spin_unlock(&slot->pt->ptl);
 	pgmap = folio->pgmap;
 	vmf.page = zd_pfn_to_page(w, zd_pte_pfn(e));
+	zd_check_migrate_to_ram_held(vma->mm, folio);
 	ret = pgmap->ops && pgmap->ops->migrate_to_ram ? pgmap->ops->migrate_to_ram(&vmf) :
 							  ZD_VM_FAULT_SIGBUS;
 	zd_folio_unlock(folio);
-	if (!zd_bug_on(w, ZD_BUG_PRIVATE_FAULT_FREE_RACE))
-		zd_folio_put(folio, ZD_HOLDER(ZD_HOLD_TEMP, vma->mm));
+	zd_folio_put(folio, ZD_HOLDER(ZD_HOLD_TEMP, vma->mm));
 	return ret < 0 ? ZD_VM_FAULT_SIGBUS : ret;
 }
 

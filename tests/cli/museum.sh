@@ -16,7 +16,6 @@ grep -E ' modelled$' "$tmp/bugs" | awk '{print $1 " " $2}' >"$tmp/modelled"
 while read -r id regimes; do
 	buggy="$SRC/scenarios/museum/$id.zds" fixed="$SRC/scenarios/museum/$id.fixed.zds"
 	case $id in
-	private-fault-free-race) continue ;; # a race: scenarios/races/ with the explorer
 	memory-failure-metadata) continue ;; # needs an altmap device: tests/unit/test_failure.c
 	esac
 	if [ -f "$buggy" ] && grep -qE "^bug $id\$" "$buggy"; then ok "$id: buggy scenario turns the bug on"
