@@ -24,7 +24,7 @@
 
 enum zd_xmode {
 	ZD_XMODE_BOUNDED,    /* preemption-bounded DFS, bounds 0, 1, ... N in turn */
-	ZD_XMODE_EXHAUSTIVE, /* DFS without a bound */
+	ZD_XMODE_EXHAUSTIVE, /* DFS without a bound, with sleep sets (partial-order reduction) */
 	ZD_XMODE_RANDOM,     /* uniformly random choices, runs executions */
 	ZD_XMODE_PCT,	     /* probabilistic concurrency testing (priorities, change points) */
 	ZD_XMODE_REPLAY,     /* one execution of a given schedule */
@@ -38,6 +38,14 @@ struct zd_xnode {
 	int8_t chosen;
 	int8_t dflt;	     /* the default choice */
 	uint16_t preempts;   /* preemptions before this node */
+	/*
+	 * EXHAUSTIVE: the sleep set (threads whose next operation need not be
+	 * tried here: an order through it was already explored) and every
+	 * thread's next operation at this node.
+	 */
+	uint32_t sleep;
+	int8_t kind[ZD_EXPLORE_MAX_THREADS];
+	const void *addr[ZD_EXPLORE_MAX_THREADS];
 };
 
 struct zd_xsearch {
@@ -54,6 +62,8 @@ struct zd_xsearch {
 	size_t nr_replay;
 	uint64_t rng;
 	bool diverged;		 /* a forced choice was not runnable (nondeterminism) */
+	bool asleep;		 /* EXHAUSTIVE: this execution only repeats explored orders */
+	uint64_t redundant;	 /* executions cut short that way */
 	bool oom;
 	/* PCT */
 	unsigned int pct_depth;

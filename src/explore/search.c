@@ -74,6 +74,44 @@ void zd_xsearch_begin(struct zd_xsearch *s)
 		return;
 	}
 	s->nr_nodes = s->nr_forced;
+	s->asleep = false;
+}
+
+/*
+ * Two next operations commute - running them in either order reaches the
+ * same state - when they touch different objects, or both only read the
+ * same one. An unknown object (NULL) commutes with nothing. The model is
+ * data-race free (every shared access is a sync operation or protected by
+ * one), so an operation's object stands for its whole step.
+ */
+static bool zd_x_independent(int k1, const void *a1, int k2, const void *a2)
+{
+	if (!a1 || !a2)
+		return false;
+	if (a1 != a2)
+		return true;
+	return k1 == ZD_SP_READ && k2 == ZD_SP_READ;
+}
+
+/*
+ * Sleep sets (Godefroid): a thread asleep at a node is one whose operation
+ * was already explored first from an earlier node and commutes with every
+ * step taken since; running it here would only reorder an explored run.
+ * A child inherits its parent's sleepers and the parent's choices explored
+ * before the current one, keeping those that commute with the step taken.
+ */
+static uint32_t zd_x_sleep_set(const struct zd_xnode *pr)
+{
+	uint32_t cand = (pr->sleep | pr->tried) & ~(1u << pr->chosen), sl = 0, m;
+	int c = pr->chosen;
+
+	for (m = cand; m; m &= m - 1) {
+		int u = __builtin_ctz(m);
+
+		if (zd_x_independent(pr->kind[u], pr->addr[u], pr->kind[c], pr->addr[c]))
+			sl |= 1u << u;
+	}
+	return sl;
 }
 
 static int zd_default_choice(const struct zd_explore_point *p)
@@ -156,9 +194,24 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 	nd = &s->nodes[i];
 	nd->enabled = p->enabled;
 	nd->current = (int8_t)p->current;
+	nd->sleep = 0;
+	if (s->mode == ZD_XMODE_EXHAUSTIVE) {
+		int t;
+
+		for (t = 0; t < ZD_EXPLORE_MAX_THREADS; t++) {
+			nd->kind[t] = (int8_t)p->pend_kind[t];
+			nd->addr[t] = (p->enabled & (1u << t)) ? p->pend_addr[t] : NULL;
+		}
+		nd->sleep = i ? zd_x_sleep_set(&s->nodes[i - 1]) & p->enabled : 0;
+		if (!(p->enabled & ~nd->sleep))
+			s->asleep = true; /* every order from here was explored */
+		else if (nd->sleep & (1u << chosen))
+			chosen = __builtin_ctz(p->enabled & ~nd->sleep);
+	}
 	nd->chosen = (int8_t)chosen;
 	nd->dflt = (int8_t)dflt;
-	nd->tried = 1u << chosen;
+	/* A redundant execution runs to its end but leaves nothing to backtrack to. */
+	nd->tried = s->asleep ? p->enabled : 1u << chosen;
 	nd->preempts = (uint16_t)(i ? s->nodes[i - 1].preempts +
 					  (s->nodes[i - 1].current >= 0 &&
 					   s->nodes[i - 1].chosen != s->nodes[i - 1].current)
@@ -184,7 +237,7 @@ static bool zd_xsearch_backtrack(struct zd_xsearch *s)
 
 	while (i-- > 0) {
 		struct zd_xnode *nd = &s->nodes[i];
-		uint32_t cand = nd->enabled & ~nd->tried;
+		uint32_t cand = nd->enabled & ~nd->tried & ~nd->sleep;
 
 		while (cand) {
 			int t = __builtin_ctz(cand);
@@ -211,6 +264,8 @@ bool zd_xsearch_next(struct zd_xsearch *s)
 	case ZD_XMODE_PCT:
 		return s->executions < s->runs;
 	case ZD_XMODE_EXHAUSTIVE:
+		if (s->asleep)
+			s->redundant++;
 		return zd_xsearch_backtrack(s);
 	case ZD_XMODE_BOUNDED:
 		if (zd_xsearch_backtrack(s))

@@ -45,6 +45,8 @@ struct zd_xthread {
 	const void *wait_var;	/* ZD_X_WAITING: what a wake must name */
 	unsigned int rcu_depth; /* read sections the thread is in */
 	unsigned int quiet;	/* > 0: scheduling points are ignored (switch hook) */
+	int pend_kind;		/* the operation the thread does when it next runs, */
+	const void *pend_addr;	/* NULL while unknown (not started, or back from a wait) */
 };
 
 struct zd_explorer {
@@ -225,6 +227,10 @@ static int zd_x_choose(struct zd_explorer *ex, struct zd_xthread *self, int kind
 	p.current = cur;
 	p.kind = kind;
 	p.addr = addr;
+	for (t = 0; t < ex->nthreads; t++) {
+		p.pend_kind[t] = ex->threads[t]->pend_kind;
+		p.pend_addr[t] = ex->threads[t]->pend_addr;
+	}
 	t = ex->pick(ex->arg, &p);
 	if (t < 0 || t >= ZD_EXPLORE_MAX_THREADS || !(en & (1u << t)))
 		t = cur >= 0 ? cur : __builtin_ctz(en);
@@ -294,6 +300,8 @@ void zd__explore_point(int kind, const void *addr)
 		return;
 	ex = x->ex;
 	pthread_mutex_lock(&ex->lock);
+	x->pend_kind = kind;
+	x->pend_addr = addr;
 	next = zd_x_choose(ex, x, kind, addr);
 	if (next != x->id)
 		last = zd_x_handover(ex, x, next);
@@ -341,6 +349,9 @@ void zd__explore_block(const void *var, const char *what)
 	pthread_mutex_lock(&ex->lock);
 	x->state = ZD_X_WAITING;
 	x->wait_var = var;
+	/* What it does once woken (re-check a condition, take a lock) is not known. */
+	x->pend_kind = ZD_SP_ANY;
+	x->pend_addr = NULL;
 	next = zd_x_choose(ex, x, ZD_SP_WAIT, var);
 	last = zd_x_handover(ex, x, next);
 	pthread_mutex_unlock(&ex->lock);
@@ -422,6 +433,13 @@ struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task
 	x->wait_var = NULL;
 	x->rcu_depth = 0;
 	x->quiet = 0;
+	/*
+	 * Until it first runs, a thread's next step is its start: the code up
+	 * to its first scheduling point, which touches nothing shared (its task
+	 * and statement). Its own slot names it, so it commutes with the rest.
+	 */
+	x->pend_kind = ZD_SP_ANY;
+	x->pend_addr = x;
 out:
 	pthread_mutex_unlock(&ex->lock);
 	return x;

@@ -29,6 +29,13 @@ struct zd_explore_point {
 	int current;	   /* the thread that reached the point, -1 if it cannot go on */
 	int kind;	   /* ZD_SP_* of current's next operation */
 	const void *addr;  /* and its object */
+	/*
+	 * Every thread's next operation (by thread id): the kind and object it
+	 * will touch first when it runs; object NULL when not known (a thread
+	 * not started yet, or back from a wait), which depends on everything.
+	 */
+	int pend_kind[ZD_EXPLORE_MAX_THREADS];
+	const void *pend_addr[ZD_EXPLORE_MAX_THREADS];
 };
 
 /* Return the thread to run: a bit of p->enabled. */

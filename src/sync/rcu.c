@@ -10,6 +10,13 @@
 #include <urcu-bp.h>
 
 /*
+ * The object of RCU's scheduling points: read sections begin and end as
+ * reads of it (they commute with one another), a grace period as a write
+ * (it orders against every reader).
+ */
+static int zd_rcu_point;
+
+/*
  * liburcu-bp registers threads on their first read lock and nests read
  * sections itself.
  *
@@ -21,7 +28,7 @@
  */
 void zd_rcu_read_lock(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_READ, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_rcu_read_lock();
 		return;
@@ -31,7 +38,7 @@ void zd_rcu_read_lock(void)
 
 void zd_rcu_read_unlock(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_READ, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_rcu_read_unlock();
 		return;
@@ -42,7 +49,7 @@ void zd_rcu_read_unlock(void)
 /* zd_synchronize_rcu - wait until every read section begun earlier has ended. */
 void zd_synchronize_rcu(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_WRITE, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_synchronize_rcu();
 		return;
@@ -67,7 +74,7 @@ static __thread unsigned int zd_rcu_depth;
 
 void zd_rcu_read_lock(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_READ, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_rcu_read_lock();
 		return;
@@ -79,7 +86,7 @@ void zd_rcu_read_lock(void)
 /* zd_rcu_read_unlock - end a read section; an unbalanced unlock is ignored. */
 void zd_rcu_read_unlock(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_READ, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_rcu_read_unlock();
 		return;
@@ -97,7 +104,7 @@ void zd_rcu_read_unlock(void)
  */
 void zd_synchronize_rcu(void)
 {
-	ZD_SYNC_POINT(0, NULL);
+	ZD_SYNC_POINT(ZD_SP_WRITE, &zd_rcu_point);
 	if (zd__explore_active()) {
 		zd__explore_synchronize_rcu();
 		return;

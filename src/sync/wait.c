@@ -87,6 +87,13 @@ int zd__wait_var(void *var, zd_wait_cond_t cond, void *arg, const char *what, bo
 		for (;;) {
 			bool cancelled, ok;
 
+			/*
+			 * The check is a step of its own, and one that reads state
+			 * no single object names (the condition's): a point whose
+			 * object is unknown, so a partial-order reduction never
+			 * reorders it with anything.
+			 */
+			zd__explore_point(ZD_SP_WAIT, NULL);
 			zd_sync_quiet_begin();
 			ok = cond(arg);
 			zd_sync_quiet_end();
