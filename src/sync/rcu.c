@@ -5,16 +5,16 @@
  */
 #include "sync_internal.h"
 
-#ifdef ZD_RCU_URCU
-
-#include <urcu-bp.h>
-
 /*
  * The object of RCU's scheduling points: read sections begin and end as
  * reads of it (they commute with one another), a grace period as a write
  * (it orders against every reader).
  */
 static int zd_rcu_point;
+
+#ifdef ZD_RCU_URCU
+
+#include <urcu-bp.h>
 
 /*
  * liburcu-bp registers threads on their first read lock and nests read

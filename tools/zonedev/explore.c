@@ -667,6 +667,7 @@ void zd_run_explore(struct zd_run *run, size_t index)
 	seen = calloc(nchecks ? nchecks : 1, sizeof(bool));
 	mode = xp->mode == ZD_SCR_EXPLORE_EXHAUSTIVE ? ZD_XMODE_EXHAUSTIVE
 	       : xp->mode == ZD_SCR_EXPLORE_RANDOM   ? ZD_XMODE_RANDOM
+	       : xp->mode == ZD_SCR_EXPLORE_PCT	     ? ZD_XMODE_PCT
 						     : ZD_XMODE_BOUNDED;
 	if (run->opts->schedule) {
 		if (zd_xsearch_init_replay(&s, run->opts->schedule)) {

@@ -478,6 +478,7 @@ enum zd_scr_explore_mode {
 	ZD_SCR_EXPLORE_BOUNDED, /* the default */
 	ZD_SCR_EXPLORE_EXHAUSTIVE,
 	ZD_SCR_EXPLORE_RANDOM,
+	ZD_SCR_EXPLORE_PCT, /* an addition: probabilistic concurrency testing, depth preemptions+1 */
 };
 
 /*
