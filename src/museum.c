@@ -23,7 +23,7 @@ static const struct zd_bug_info zd_museum[ZD_NR_BUGS] = {
 	 "memunmap tears the memmap down before the last page reference is dropped", true},
     [ZD_BUG_COMPOUND_DEVMAP_PER_PFN_PUT] =
 	{"compound-devmap-per-pfn-put", R(LEGACY),
-	 "compound devmap series (Joao Martins, 2021-2022)",
+	 "c4386bd8ee3a mm/memremap: add ZONE_DEVICE support for compound pages (v5.17)",
 	 "teardown puts the base reference once per pfn of a compound folio: the head underflows",
 	 true},
     [ZD_BUG_FREE_PRIVATE_REFCOUNT_ONE] =
