@@ -11,7 +11,7 @@ Z=$1
 SRC=$2
 . "$SRC/tests/cli/lib/checks.sh"
 
-# --- the races: found when buggy, replayable; clean as shipped (scenario tests) ---
+# --- the races: found when buggy, replayable (clean as shipped: the scenario tests run each file) ---
 for f in "$SRC"/scenarios/races/*.zds; do
 	grep -q '^#!buggy ' "$f" || continue
 	n=$(basename "$f" .zds)
@@ -24,7 +24,6 @@ for f in "$SRC"/scenarios/races/*.zds; do
 	reason=$(sed -n 's/^FAIL [^:]*:[0-9]*: explore: \(violation [a-z-]*\).*/\1/p' "$tmp/out")
 	expect_rc "$n: replay of schedule=$s fails again" 1 "$Z" replay "$tmp/$n-buggy.zds" --schedule="$s"
 	has "$n: replay fails the same way ($reason)" "^FAIL .*$reason" "$tmp/out"
-	expect_rc "$n: the shipped (fixed) configuration is clean" 0 "$Z" run -q "$f"
 done
 
 # --- a lost wake-up: two threads each wait for the other (a deadlock) ---
