@@ -202,6 +202,8 @@ int zd_mem_set_ram(struct zd_world *w, uint64_t bytes)
 
 	if (!bytes || (bytes & (ZD_PAGE_SIZE - 1)) || bytes > (1ull << 40))
 		return -EINVAL;
+	if ((bytes >> ZD_PAGE_SHIFT) == old)
+		return 0; /* the size it has: nothing to rebuild, in use or not */
 	if (zd_ram_used_pages(w))
 		return -EBUSY;
 	if ((bytes >> ZD_PAGE_SHIFT) > old &&

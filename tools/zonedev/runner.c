@@ -317,6 +317,32 @@ static char *zd_trace_path(const char *base, int index)
 	return path;
 }
 
+/*
+ * The RAM size a script settles on before it does anything else (its `ram`
+ * lines among the opening regime/seed/bug lines), so that the world is made
+ * that size at once and the `ram` line finds nothing to rebuild: a 1 GiB
+ * memmap built and thrown away cost most of an explore execution. 0: the
+ * default. A `fail` line stops the scan (it may aim at the RAM's own setup).
+ */
+static uint64_t zd_script_ram_bytes(const struct zd_script *script)
+{
+	uint64_t bytes = 0;
+	size_t i;
+
+	for (i = 0; i < script->nr_stmts; i++) {
+		const struct zd_stmt *st = &script->stmts[i];
+
+		if (st->kind == ZD_ST_RAM)
+			bytes = st->u.ram.size;
+		else if (st->kind != ZD_ST_REGIME && st->kind != ZD_ST_SEED &&
+			 st->kind != ZD_ST_BUG)
+			break;
+	}
+	if (bytes % ZD_PAGE_SIZE || bytes > (1ull << 40))
+		return 0; /* the line itself reports it */
+	return bytes;
+}
+
 int zd_run_init(struct zd_run *run, struct zd_script *script, const struct zd_runner_opts *opts,
 		FILE *out, bool trace, struct zd_explorer *ex)
 {
@@ -331,6 +357,7 @@ int zd_run_init(struct zd_run *run, struct zd_script *script, const struct zd_ru
 	if (opts->has_regime)
 		wo.regime = opts->regime;
 	wo.trace = trace;
+	wo.ram_bytes = zd_script_ram_bytes(script);
 	ret = zd_world_create(&wo, &run->w);
 	if (ret)
 		return ret;
