@@ -39,6 +39,20 @@ enum zd_bug {
 	ZD_NR_BUGS,
 };
 
+/*
+ * What the step checks look at (src/check/step.c): the head pfns the
+ * reference operations touched since the last pass, and the free
+ * transitions and free callbacks counted meanwhile.
+ */
+#define ZD_STEP_LOG 64
+struct zd_step_log {
+	unsigned long pfn[ZD_STEP_LOG];
+	unsigned int nr;
+	bool overflow; /* more pfns than fit: the next pass looks at every folio */
+	unsigned long free_events, free_calls;
+	unsigned long passes;
+};
+
 struct zd_world {
 	unsigned int id; /* index in the process-wide world table (kept in page->flags) */
 	enum zd_regime regime;
@@ -46,6 +60,7 @@ struct zd_world {
 	struct zd_regime_policy *policy_owned; /* a copy changed by museum bugs, or NULL */
 	uint64_t seed;
 	bool track_holders;
+	struct zd_step_log *step; /* step checks on (src/check/step.c), or NULL */
 	unsigned long bugs; /* bit (1 << enum zd_bug) */
 	int nr_pgmaps_ever; /* regime and bugs are fixed once a device exists */
 

@@ -105,6 +105,19 @@ void zd_audit_add_found(struct zd_audit *a, int found);
 /* From an audit callback: `folio` is on its driver's free list. */
 void zd_audit_note_free_listed(struct zd_audit *a, struct zd_folio *folio);
 
+/*
+ * Step checks: the cheap invariants after every scheduling point of an
+ * explored execution (refcount never negative, no reference on a free
+ * page, free callbacks match free transitions, nothing touched after
+ * memunmap), over the folios touched since the last pass. For worlds whose
+ * threads run one at a time (the explorer). zd_check_step() reports what it
+ * finds and returns the count; @quiescent: no operation is in flight.
+ */
+int zd_check_step_enable(struct zd_world *w, bool on);
+int zd_check_step(struct zd_world *w, bool quiescent);
+/* Passes run since step checks were enabled. */
+unsigned long zd_check_step_passes(const struct zd_world *w);
+
 /* ---- Holder ledger ----------------------------------------------------- */
 
 /* How many references `h` holds on `folio` (0 when holders are not tracked). */

@@ -94,6 +94,14 @@ void zd_trace_pgmap_ref(struct zd_world *w, const struct zd_dev_pagemap *pgmap,
 void zd_trace_event(struct zd_world *w, unsigned long pfn, const char *object, const char *name,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Step checks (step.c): note a folio a reference operation touched. */
+void zd__step_note(struct zd_step_log *log, unsigned long pfn);
+static inline void zd_step_note(struct zd_world *w, unsigned long pfn)
+{
+	if (__builtin_expect(w->step != NULL, 0))
+		zd__step_note(w->step, pfn);
+}
+
 /* Holder ledger (no-ops unless w->track_holders). Keyed by the folio's head pfn. */
 void zd_ledger_mod(struct zd_world *w, unsigned long pfn, struct zd_holder h, long delta);
 long zd_ledger_get(struct zd_world *w, unsigned long pfn, struct zd_holder h);

@@ -62,6 +62,7 @@ static void zd_base_ref_book(struct zd_world *w, struct zd_folio *folio, long de
 static void zd_ledger_book(struct zd_world *w, struct zd_folio *folio, struct zd_holder h,
 			   long delta)
 {
+	zd_step_note(w, folio->pfn);
 	if (h.kind == ZD_HOLD_BASE && delta)
 		zd_base_ref_book(w, folio, delta);
 	else if (w->track_holders && delta)

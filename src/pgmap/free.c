@@ -74,6 +74,8 @@ void zd_free_zone_device_folio(struct zd_folio *folio)
 			return;
 		}
 		zd_folio_set_flag(folio, ZD_PG_devfree);
+		if (w->step)
+			w->step->free_calls++;
 		if (zd_tracing(w))
 			zd_trace_event(w, folio->pfn, pgmap->name, "folio_free",
 				       "order=%u refcount=%d", zd_folio_order(folio),
@@ -149,6 +151,9 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 	 */
 	temp = new == 0 && tp->at_zero == ZD_ZERO_FREE_RESET &&zd_pgmap_ref_tryget_many(
 					      pgmap, ZD_PGREF_TEMP, 1);
+	if (w->step && tp->free_callback &&
+	    (new == 1 || tp->at_zero == ZD_ZERO_FREE || tp->at_zero == ZD_ZERO_FREE_RESET))
+		w->step->free_events++;
 	if (new == 1)
 		zd_free_zone_device_folio(folio);
 	else

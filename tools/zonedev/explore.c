@@ -73,10 +73,16 @@ static struct zd_xthr *zd_xthr_of(struct zd_xexec *x, int tid)
 	return NULL;
 }
 
+/*
+ * A choice point: the threads may interleave here, so the step checks run
+ * first over what the last step touched (a violation they report fails the
+ * execution like any other), then the search chooses.
+ */
 static int zd_xpick(void *arg, const struct zd_explore_point *p)
 {
 	struct zd_xexec *x = arg;
 
+	zd_check_step(x->run.w, false);
 	return zd_xsearch_pick(x->search, p);
 }
 
@@ -439,8 +445,12 @@ static void zd_xexec_run(struct zd_xexec *x, struct zd_run *main, size_t index,
 		x->thr[x->nthr].th = &sc->stmts[i].u.thread;
 		x->nthr++;
 	}
-	if (x->ex)
+	if (x->ex) {
 		zd_explorer_set_recording(x->ex, true);
+		/* the prefix's own steps are not the block's: start the log afresh */
+		if (zd_check_step_enable(x->run.w, true))
+			zd_xexec_fail(x, blk->line, "out of memory");
+	}
 	for (k = 0; k < x->nthr; k++) {
 		x->thr[k].task = zd_task_start(x->run.group, zd_xthr_main, &x->thr[k]);
 		if (!x->thr[k].task)
@@ -472,7 +482,12 @@ static void zd_xexec_run(struct zd_xexec *x, struct zd_run *main, size_t index,
 			}
 		}
 	}
-	/* the cheap invariants were reported as they broke; the full audit runs now */
+	/*
+	 * the cheap invariants were checked at each operation and after each
+	 * step; the last step's, at rest, and the full audit run now
+	 */
+	zd_check_step(x->run.w, true);
+	zd_check_step_enable(x->run.w, false);
 	zd_audit(x->run.w);
 	if (zd_violation_count(x->run.w) > nviol) {
 		const struct zd_violation *v = zd_violation_get(x->run.w, nviol);
