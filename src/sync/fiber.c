@@ -132,7 +132,8 @@ static void zd_fiber_recycle(struct zd_fiber *f)
 #endif
 #ifdef ZD_FIBER_ASAN
 	/* its frames never returned: their redzones are still poisoned */
-	ASAN_UNPOISON_MEMORY_REGION((char *)f->map + zd_fiber_page(), f->map_size - zd_fiber_page());
+	ASAN_UNPOISON_MEMORY_REGION((char *)f->map + zd_fiber_page(),
+				    f->map_size - zd_fiber_page());
 #endif
 	pthread_mutex_lock(&zd_fiber_pool_lock);
 	if (zd_fiber_pool_nr < ZD_FIBER_POOL_MAX) {

@@ -24,8 +24,9 @@
 
 #include <stddef.h>
 
-#if defined(__x86_64__) && defined(__linux__)
-#define ZD_FIBER_ASM 1 /* a hand-written switch: no signal-mask system call per switch */
+#if defined(__x86_64__) && defined(__linux__) && !defined(ZD_FIBER_UCONTEXT)
+/* A hand-written switch: no signal-mask system call (-DZD_FIBER_UCONTEXT: the fallback). */
+#define ZD_FIBER_ASM 1
 #else
 #include <ucontext.h>
 #endif
@@ -36,13 +37,13 @@ struct zd_fiber {
 #else
 	ucontext_t uc;
 #endif
-	void *map;	   /* the stack mapping (guard page first); NULL: an OS thread's own stack */
+	void *map; /* the stack mapping (guard page first); NULL: an OS thread's own stack */
 	size_t map_size;
 	void (*fn)(void *arg); /* the fiber's body; must end in zd_fiber_exit() */
 	void *arg;
-	struct zd_fiber *next; /* on the pool of idle stacks */
-	void *tsan;	       /* TSan's fiber handle */
-	void *asan_fake;       /* ASan's fake stack, saved while switched out */
+	struct zd_fiber *next;	 /* on the pool of idle stacks */
+	void *tsan;		 /* TSan's fiber handle */
+	void *asan_fake;	 /* ASan's fake stack, saved while switched out */
 	const void *asan_bottom; /* the stack ASan is told about when switching here */
 	size_t asan_size;
 };
