@@ -1,27 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * zonedev sync: the explore backend's baton. Model threads are pthreads of
- * which only the one named by ex->running may execute model code; a thread
- * hands the baton over by setting ex->running and broadcasting ex->cv, all
- * under ex->lock, so every hand-over is a proper release/acquire pair (clean
- * under TSan) and no two model threads ever run at once.
+ * zonedev sync: the explore backend's scheduling. Model threads are fibers
+ * (fiber.h) that run on the OS thread in zd__explore_run(), the quiesce of
+ * their group: that thread switches to the first model thread picked, and
+ * from then on a model thread hands the CPU over by switching straight to
+ * the next one (or back to the scheduler when none can run). Only one
+ * context runs at a time by construction, and a hand-over costs a user-space
+ * context switch instead of a futex wake-up and sleep.
+ *
+ * Thread-local state that belongs to a model thread is switched with it:
+ * zd__explore_self and the current task (zd_current_task(), which also
+ * carries the task-local words of sync.h) are set by every context as it
+ * resumes. ex->lock protects the thread states, which a thread that is not a
+ * model thread may change (a wake from outside); it is never held across a
+ * switch. ex->last is only touched on the OS thread running the fibers.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 
 #include "explore.h"
+#include "fiber.h"
 #include "sync_internal.h"
-
-/* ex->running when no model thread holds the baton: the scheduler (quiesce) does. */
-#define ZD_X_SCHEDULER (-1)
-/*
- * Rounds a thread that lost the baton polls for it (yielding the CPU each
- * time) before it sleeps on the condition variable: a hand-over to a thread
- * that is still polling costs a yield, not a futex wake-up and a trip through
- * the kernel's run queue, which on a loaded machine dominates an execution.
- */
-#define ZD_X_POLL 0
 /*
  * Fairness: a thread that passes this many scheduling points in a row while
  * others could run is made to yield (the switch costs no preemption). The
@@ -47,12 +46,16 @@ struct zd_xthread {
 	unsigned int quiet;	/* > 0: scheduling points are ignored (switch hook) */
 	int pend_kind;		/* the operation the thread does when it next runs, */
 	const void *pend_addr;	/* NULL while unknown (not started, or back from a wait) */
+	struct zd_fiber *fiber; /* its context; NULL before it is spawned and once done */
+	void (*fn)(void *arg);	/* the body (the task's) */
+	void *arg;
 };
 
 struct zd_explorer {
 	pthread_mutex_t lock;
-	pthread_cond_t cv;    /* broadcast at every change of running */
-	_Atomic int running; /* thread id holding the baton, or ZD_X_SCHEDULER; set under lock */
+	struct zd_fiber *sched; /* the scheduler's context while zd__explore_run() runs */
+	void *sched_self;	/* and the thread-local state it had, restored on return to it */
+	struct zd_task *sched_task;
 	struct zd_xthread *threads[ZD_EXPLORE_MAX_THREADS];
 	int nthreads;
 	int last; /* the thread that ran last (for the switch hook), -1 at first */
@@ -86,8 +89,6 @@ struct zd_explorer *zd_explorer_create(zd_explore_pick_fn pick, zd_explore_switc
 	if (!ex)
 		return NULL;
 	pthread_mutex_init(&ex->lock, NULL);
-	pthread_cond_init(&ex->cv, NULL);
-	atomic_init(&ex->running, ZD_X_SCHEDULER);
 	ex->last = -1;
 	ex->streak_id = -1;
 	ex->pick = pick;
@@ -111,7 +112,14 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 	pthread_mutex_lock(&ex->lock);
 	for (i = 0; i < ex->nthreads; i++) {
 		if (ex->threads[i]->state != ZD_X_DONE) {
-			/* a thread still parked on ex->cv: leave everything to it */
+			/*
+			 * A thread still blocked (a lock never released): it stays
+			 * suspended for good, and everything it may point to is
+			 * kept, as a parked thread would keep it.
+			 */
+			for (i = 0; i < ex->nthreads; i++)
+				if (ex->threads[i]->state != ZD_X_DONE)
+					zd_fiber_abandon(ex->threads[i]->fiber);
 			pthread_mutex_unlock(&ex->lock);
 			return;
 		}
@@ -128,7 +136,6 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 	pthread_mutex_unlock(&zd_explorers_lock);
 	for (i = 0; i < ex->nthreads; i++)
 		free(ex->threads[i]);
-	pthread_cond_destroy(&ex->cv);
 	pthread_mutex_destroy(&ex->lock);
 	free(ex);
 }
@@ -249,44 +256,39 @@ static void zd_x_switched(struct zd_xthread *x, int last)
 	x->quiet--;
 }
 
-/*
- * Give the baton to @next (a thread id, or the scheduler when -1) and wait
- * until @self gets it back. ex->lock held; returns with it held. Returns the
- * id of the thread that ran before @self resumed.
- */
-/* Pass the baton to @next. ex->lock held. */
-static void zd_x_give(struct zd_explorer *ex, int next)
+/* The calling context is model thread @x (NULL: the scheduler of @ex) again: its thread-locals. */
+static void zd_x_resumed(struct zd_explorer *ex, struct zd_xthread *x)
 {
-	atomic_store_explicit(&ex->running, next, memory_order_release);
-	pthread_cond_broadcast(&ex->cv);
-}
-
-/*
- * Wait until the baton is @id's. ex->lock held on entry and on return (it is
- * dropped while polling); the acquire load pairs with zd_x_give's release.
- */
-static void zd_x_await(struct zd_explorer *ex, int id)
-{
-	int i;
-
-	if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
-		return;
-	pthread_mutex_unlock(&ex->lock);
-	for (i = 0; i < ZD_X_POLL; i++) {
-		sched_yield();
-		if (atomic_load_explicit(&ex->running, memory_order_acquire) == id)
-			break;
+	if (x) {
+		zd__explore_self = x;
+		zd__task_set_current(x->task);
+	} else {
+		zd__explore_self = ex->sched_self;
+		zd__task_set_current(ex->sched_task);
 	}
-	pthread_mutex_lock(&ex->lock);
-	while (atomic_load_explicit(&ex->running, memory_order_relaxed) != id)
-		pthread_cond_wait(&ex->cv, &ex->lock);
 }
 
+/* The context of thread @next, or of the scheduler when -1. */
+static struct zd_fiber *zd_x_fiber(struct zd_explorer *ex, int next)
+{
+	return next >= 0 ? ex->threads[next]->fiber : ex->sched;
+}
+
+/*
+ * Hand the CPU from @self to @next (a thread id, or the scheduler when -1)
+ * and return once @self is picked again. ex->lock held on entry, dropped for
+ * the switch and held again on return. Returns the id of the thread that ran
+ * before @self resumed.
+ */
 static int zd_x_handover(struct zd_explorer *ex, struct zd_xthread *self, int next)
 {
+	struct zd_fiber *to = zd_x_fiber(ex, next);
+
 	ex->last = self->id;
-	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
-	zd_x_await(ex, self->id);
+	pthread_mutex_unlock(&ex->lock);
+	zd_fiber_switch(self->fiber, to);
+	zd_x_resumed(ex, self);
+	pthread_mutex_lock(&ex->lock);
 	return ex->last;
 }
 
@@ -453,55 +455,81 @@ void zd__explore_thread_abort(struct zd_xthread *x)
 	pthread_mutex_unlock(&x->ex->lock);
 }
 
-/* First thing on a model thread: wait for the baton. */
-void zd__explore_thread_begin(struct zd_xthread *x)
+/* Last thing on a model thread: done, hand the CPU on for good. */
+static __attribute__((noreturn)) void zd_x_thread_end(struct zd_xthread *x)
 {
 	struct zd_explorer *ex = x->ex;
-	int last;
-
-	zd__explore_self = x;
-	pthread_mutex_lock(&ex->lock);
-	zd_x_await(ex, x->id);
-	last = ex->last;
-	pthread_mutex_unlock(&ex->lock);
-	zd_x_switched(x, last);
-}
-
-/* Last thing on a model thread: done, pass the baton on for good. */
-void zd__explore_thread_end(struct zd_xthread *x)
-{
-	struct zd_explorer *ex = x->ex;
+	struct zd_fiber *self = x->fiber;
 	int next;
 
 	pthread_mutex_lock(&ex->lock);
 	x->state = ZD_X_DONE;
 	next = zd_x_choose(ex, x, ZD_SP_ANY, NULL);
 	ex->last = x->id;
-	zd_x_give(ex, next >= 0 ? next : ZD_X_SCHEDULER);
+	x->fiber = NULL; /* the slot may be reused; the fiber is recycled by the next context */
 	pthread_mutex_unlock(&ex->lock);
-	zd__explore_self = NULL;
+	zd_fiber_exit(self, zd_x_fiber(ex, next));
+}
+
+/* The body of a model thread's fiber: runs when the thread is first picked. */
+static void zd_x_thread_main(void *arg)
+{
+	struct zd_xthread *x = arg;
+
+	zd_x_resumed(x->ex, x);
+	zd_x_switched(x, x->ex->last);
+	x->fn(x->arg);
+	zd_x_thread_end(x);
+}
+
+/*
+ * Give model thread @x its context, in which it will run @fn(@arg) once
+ * picked. Returns 0 or an errno.
+ */
+int zd__explore_thread_spawn(struct zd_xthread *x, void (*fn)(void *arg), void *arg)
+{
+	struct zd_fiber *f;
+
+	x->fn = fn;
+	x->arg = arg;
+	f = zd_fiber_new(zd_x_thread_main, x);
+	if (!f)
+		return errno ? errno : ENOMEM;
+	pthread_mutex_lock(&x->ex->lock);
+	x->fiber = f;
+	pthread_mutex_unlock(&x->ex->lock);
+	return 0;
 }
 
 /**
  * zd__explore_run - the quiesce of an explored group: run model threads, one
  * at a time as the strategy picks them, until none is runnable (each is done
- * or waiting). Called by the group's owner, never by a model thread.
+ * or waiting). Called by the group's owner, never by a model thread: the
+ * model threads run as fibers on the calling OS thread, and the call returns
+ * when one of them, finding nobody else to run, switches back to it.
  */
 void zd__explore_run(struct zd_explorer *ex)
 {
+	struct zd_fiber self;
 	int next;
 
+	zd_fiber_thread_init(&self);
 	pthread_mutex_lock(&ex->lock);
+	ex->sched = &self;
+	ex->sched_self = zd__explore_self;
+	ex->sched_task = zd_current_task();
 	for (;;) {
 		next = zd_x_choose(ex, NULL, ZD_SP_ANY, NULL);
 		if (next < 0)
 			break;
-		zd_x_give(ex, next);
-		zd_x_await(ex, ZD_X_SCHEDULER);
+		pthread_mutex_unlock(&ex->lock);
+		zd_fiber_switch(&self, zd_x_fiber(ex, next));
+		zd_x_resumed(ex, NULL);
+		pthread_mutex_lock(&ex->lock);
 	}
+	ex->sched = NULL;
 	pthread_mutex_unlock(&ex->lock);
 }
-
 /* ---- RCU under explore: read sections are counters, a grace period a wait ---- */
 
 static int zd_x_rcu_gp; /* the wait variable of grace periods */

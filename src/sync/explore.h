@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * zonedev sync: the explore backend. Tasks of a task group that has an
- * explorer are model threads: real pthreads of which exactly one runs at a
- * time (it holds the baton). Every sync operation is a scheduling point at
- * which the explorer's pick function chooses who runs next; blocking
- * operations mark the thread waiting and pass the baton instead of sleeping
- * in the kernel. The same library code runs under both backends: the switch
- * is one thread-local pointer tested in ZD_SYNC_POINT.
+ * explorer are model threads: fibers that run one at a time on the OS thread
+ * that quiesces the group (zd_task_group_quiesce). Every sync operation is a
+ * scheduling point at which the explorer's pick function chooses who runs
+ * next, and a hand-over is a user-space context switch; blocking operations
+ * mark the thread waiting and switch away instead of sleeping in the kernel.
+ * The same library code runs under both backends: the switch is one
+ * thread-local pointer tested in ZD_SYNC_POINT. Per-thread state of the
+ * library is per task (zd_current_task, zd_task_local), so it follows the
+ * model thread from fiber to fiber.
  *
  * Used by src/explore/ (strategies) and the scenario runner; nothing in the
  * model includes this.
@@ -40,14 +43,17 @@ struct zd_explore_point {
 
 /* Return the thread to run: a bit of p->enabled. */
 typedef int (*zd_explore_pick_fn)(void *arg, const struct zd_explore_point *p);
-/* Called by a model thread as it starts running after another one ran. Must not sleep. */
+/* Called by a model thread as it starts running after another one ran. Must not sleep or block. */
 typedef void (*zd_explore_switch_fn)(void *arg, int tid);
 
 struct zd_explorer;
 
 struct zd_explorer *zd_explorer_create(zd_explore_pick_fn pick, zd_explore_switch_fn on_switch,
 				       void *arg);
-/* Free @ex; every model thread of it must have been joined (else it is leaked on purpose). */
+/*
+ * Free @ex; every model thread of it must have been joined (else it is leaked
+ * on purpose, with its blocked threads suspended for good).
+ */
 void zd_explorer_destroy(struct zd_explorer *ex);
 /*
  * Make @g's future tasks model threads of @ex. Returns 0, -EBUSY if @g has tasks,

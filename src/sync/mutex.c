@@ -10,16 +10,15 @@
 /*
  * The owner word: 0 when free, else the owner's token with bit 0 set when
  * somebody may be asleep waiting for it (so an uncontended unlock skips the
- * wake-up). The token is the address of a thread-local word: non-zero,
- * unique among live threads, and with bit 0 clear.
+ * wake-up). The token is the address of a task-local word (a thread-local
+ * one outside tasks): non-zero, unique among live tasks and threads (model
+ * threads sharing an OS thread included), and with bit 0 clear.
  */
 #define ZD_MUTEX_WAITERS 1ul
 
-static __thread unsigned long zd_mutex_anchor;
-
 static unsigned long zd_mutex_token(void)
 {
-	return (unsigned long)(uintptr_t)&zd_mutex_anchor;
+	return (unsigned long)(uintptr_t)zd_task_local(ZD_TASK_LOCAL_MUTEX);
 }
 
 void zd_mutex_init(zd_mutex_t *m)

@@ -70,6 +70,12 @@ void zd_synchronize_rcu(void)
  * period; that grace period only waits for readers, which never sleep.)
  */
 static pthread_rwlock_t zd_rcu_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+/*
+ * Per OS thread, not per task: model threads (which share OS threads) keep
+ * their read sections in the explorer instead; only their quiet sections
+ * (tracing) come here, and those never switch to another model thread, so
+ * they begin and end their read sections on the same fiber.
+ */
 static __thread unsigned int zd_rcu_depth;
 
 void zd_rcu_read_lock(void)

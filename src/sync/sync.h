@@ -364,6 +364,21 @@ void zd_task_join(struct zd_task *t);
 /* The calling thread's task, or NULL for a thread not started by zd_task_start. */
 struct zd_task *zd_current_task(void);
 
+/*
+ * Task-local words: per-thread state that must follow a task rather than
+ * the OS thread it runs on. Under the explorer every model thread of a group
+ * runs as a fiber on one OS thread, so a __thread variable would be shared
+ * by all of them; a task-local word is the calling task's own (and, for a
+ * thread that is not a task, the thread's own). Zero when the task starts.
+ * Slots are handed out here, one per user.
+ */
+enum zd_task_local_slot {
+	ZD_TASK_LOCAL_MUTEX,	/* sync/mutex.c: its address is the owner token */
+	ZD_TASK_LOCAL_NOTIFIER, /* vm/notifier.c: invalidations being walked */
+	ZD_TASK_LOCAL_NR,
+};
+unsigned long *zd_task_local(enum zd_task_local_slot slot);
+
 /* ---- Threads for stress tests and benchmarks (untracked) ------------ */
 
 struct zd_thread;

@@ -34,6 +34,7 @@ struct zd_task {
 	enum zd_task_state state; /* under group->lock */
 	const char *what;	  /* under group->lock; meaningful while SLEEPING */
 	struct zd_xthread *x;	  /* the model thread, when the group is explored */
+	unsigned long local[ZD_TASK_LOCAL_NR]; /* zd_task_local() */
 };
 
 /*
@@ -42,6 +43,12 @@ struct zd_task {
  * running) when @interruptible and the group was cancelled, else 0.
  */
 int zd__task_sleep_begin(struct zd_task *t, const char *what, bool interruptible);
+
+/*
+ * zd__task_set_current - make @t the calling context's task (zd_current_task()):
+ * the explore backend switches it with the model thread it resumes.
+ */
+void zd__task_set_current(struct zd_task *t);
 
 /* zd__task_wake - mark a sleeping @t running again (called by its waker). */
 void zd__task_wake(struct zd_task *t);
@@ -70,8 +77,8 @@ void zd__explore_wake(const void *var);
 void zd__explore_wake_all(struct zd_explorer *ex);
 struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task *t);
 void zd__explore_thread_abort(struct zd_xthread *x);
-void zd__explore_thread_begin(struct zd_xthread *x);
-void zd__explore_thread_end(struct zd_xthread *x);
+/* Make @x a fiber that runs @fn(@arg) when first picked. Returns 0 or an errno. */
+int zd__explore_thread_spawn(struct zd_xthread *x, void (*fn)(void *arg), void *arg);
 void zd__explore_run(struct zd_explorer *ex);
 void zd__explore_rcu_read_lock(void);
 void zd__explore_rcu_read_unlock(void);

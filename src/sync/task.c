@@ -8,12 +8,28 @@
 
 #include "sync_internal.h"
 
+/* The calling context's task: per OS thread, switched with the model thread under explore. */
 static __thread struct zd_task *zd_task_self;
+/* Task-local words of threads that are not tasks. */
+static __thread unsigned long zd_task_local_thread[ZD_TASK_LOCAL_NR];
 
 /* zd_current_task - the calling thread's task, NULL for other threads. */
 struct zd_task *zd_current_task(void)
 {
 	return zd_task_self;
+}
+
+void zd__task_set_current(struct zd_task *t)
+{
+	zd_task_self = t;
+}
+
+/* zd_task_local - the calling task's word @slot (the calling thread's, outside tasks). */
+unsigned long *zd_task_local(enum zd_task_local_slot slot)
+{
+	struct zd_task *t = zd_task_self;
+
+	return t ? &t->local[slot] : &zd_task_local_thread[slot];
 }
 
 /* One fewer running task; wakes quiescers at zero. Caller holds g->lock. */
@@ -74,11 +90,11 @@ void zd_task_group_destroy(struct zd_task_group *g)
 }
 
 /*
- * Tasks run on pooled worker threads: an explorer starts a few tasks per
- * execution and thousands of executions per second are wanted, while
- * creating and tearing down a thread (its stack mapping) costs far more than
- * a hand-over. A worker runs one task at a time and parks between tasks;
- * join waits for the task's `finished`, not for the thread.
+ * Tasks run on pooled worker threads: creating and tearing down a thread
+ * (its stack mapping) costs far more than running a short task. A worker
+ * runs one task at a time and parks between tasks; join waits for the
+ * task's `finished`, not for the thread. (The tasks of an explored group do
+ * not use the pool: they are the explorer's fibers, see explore.c.)
  */
 struct zd_worker {
 	pthread_cond_t cv;     /* signalled when a task is assigned */
@@ -95,6 +111,7 @@ static struct zd_worker *zd_pool_idle;
 static unsigned int zd_pool_nr_idle;
 
 static void zd_task_main(struct zd_task *t);
+static void zd_task_finished(struct zd_task *t);
 
 static void *zd_worker_main(void *p)
 {
@@ -110,8 +127,7 @@ static void *zd_worker_main(void *p)
 		zd_task_main(t);
 		pthread_mutex_lock(&zd_pool_lock);
 		wk->task = NULL;
-		t->finished = true; /* t may be freed by its joiner from here on */
-		pthread_cond_broadcast(&zd_pool_finished);
+		zd_task_finished(t);
 		if (zd_pool_nr_idle >= ZD_POOL_MAX_IDLE)
 			break;
 		wk->next = zd_pool_idle;
@@ -157,23 +173,46 @@ static int zd_pool_run(struct zd_task *t)
 	return 0;
 }
 
-static void zd_task_main(struct zd_task *t)
+/* @t's function returned: wake its joiners. zd_pool_lock held; t may be freed from here on. */
+static void zd_task_finished(struct zd_task *t)
+{
+	t->finished = true;
+	pthread_cond_broadcast(&zd_pool_finished);
+}
+
+/* Run @t's function, then mark it done. */
+static void zd_task_body(struct zd_task *t)
 {
 	struct zd_task_group *g = t->group;
 
-	zd_task_self = t;
-	if (t->x)
-		zd__explore_thread_begin(t->x);
 	t->fn(t->arg);
-
 	pthread_mutex_lock(&g->lock);
 	t->state = ZD_TASK_DONE;
 	t->what = NULL;
 	zd_group_running_dec(g);
 	pthread_mutex_unlock(&g->lock);
-	if (t->x)
-		zd__explore_thread_end(t->x);
+}
+
+static void zd_task_main(struct zd_task *t)
+{
+	zd_task_self = t;
+	zd_task_body(t);
 	zd_task_self = NULL;
+}
+
+/*
+ * A model thread's body, run by the explore backend in the thread's fiber
+ * (which makes @t the current task). When it returns the backend hands the
+ * CPU on for good, without touching @t again.
+ */
+static void zd_task_model_main(void *arg)
+{
+	struct zd_task *t = arg;
+
+	zd_task_body(t);
+	pthread_mutex_lock(&zd_pool_lock);
+	zd_task_finished(t);
+	pthread_mutex_unlock(&zd_pool_lock);
 }
 
 /**
@@ -210,12 +249,10 @@ struct zd_task *zd_task_start(struct zd_task_group *g, void (*fn)(void *arg), vo
 	/* g->ex is set before the first task and never changes */
 	if (g->ex) {
 		t->x = zd__explore_thread_new(g->ex, t);
-		rc = t->x ? 0 : EAGAIN;
+		rc = t->x ? zd__explore_thread_spawn(t->x, zd_task_model_main, t) : EAGAIN;
 	} else {
-		rc = 0;
-	}
-	if (!rc)
 		rc = zd_pool_run(t);
+	}
 	if (rc) {
 		if (t->x)
 			zd__explore_thread_abort(t->x);

@@ -25,8 +25,14 @@ int zd_mmu_interval_notifier_insert(struct zd_mmu_interval_notifier *mni, struct
 	return 0;
 }
 
-/* Invalidations this thread is inside (a callback may remove its own notifier). */
-static __thread int zd_notifier_depth;
+/*
+ * Invalidations the calling task is inside (a callback may remove its own
+ * notifier): task-local, as model threads under the explorer share OS threads.
+ */
+static unsigned long *zd_notifier_depth(void)
+{
+	return zd_task_local(ZD_TASK_LOCAL_NOTIFIER);
+}
 
 static bool zd_no_walkers(void *arg)
 {
@@ -56,7 +62,7 @@ void zd_mmu_interval_notifier_remove(struct zd_mmu_interval_notifier *mni)
 	}
 	zd_spin_unlock(&mm->notifier_lock);
 	mni->mm = NULL;
-	if (!zd_notifier_depth)
+	if (!*zd_notifier_depth())
 		zd_wait_var_event(&mm->notifier_walkers, zd_no_walkers, &mm->notifier_walkers,
 				  "mmu_interval_notifier_remove waits for invalidations to leave the list");
 }
@@ -103,7 +109,7 @@ void zd_mmu_notifier_invalidate_start(struct zd_mm *mm, uint64_t start, uint64_t
 	 * walker has left (zd_mmu_interval_notifier_remove).
 	 */
 	zd_atomic_add_return_acq_rel(&mm->notifier_walkers, 1);
-	zd_notifier_depth++;
+	(*zd_notifier_depth())++;
 	for (mni = ZD_LOAD_ACQUIRE(mm->notifiers); mni; mni = ZD_LOAD_ACQUIRE(mni->next)) {
 		unsigned long seq;
 
@@ -121,7 +127,7 @@ void zd_mmu_notifier_invalidate_start(struct zd_mm *mm, uint64_t start, uint64_t
 		zd_spin_unlock(&mm->notifier_lock);
 		mni->ops->invalidate(mni, &range, seq);
 	}
-	zd_notifier_depth--;
+	(*zd_notifier_depth())--;
 	if (zd_atomic_add_return_acq_rel(&mm->notifier_walkers, -1) == 0)
 		zd_wake_up_var(&mm->notifier_walkers);
 }
