@@ -68,7 +68,7 @@ static void test_memunmap_waits_for_last_put(void **state)
 			struct remover r = {0};
 			zd_atomic_t released = {0};
 			struct zd_thread *th;
-			int nr;
+			int nr, i;
 
 			assert_int_equal(zd_device_create(w, &cfg, &dev), 0);
 			assert_int_equal(zd_device_alloc_pages(dev, 0, -1, h, folios, &nr), 0);
@@ -76,6 +76,14 @@ static void test_memunmap_waits_for_last_put(void **state)
 			r.released = &released;
 			th = zd_thread_start(remove_thread, &r);
 			assert_non_null(th);
+			/*
+			 * Wait for the removal to begin (on a loaded machine the thread may
+			 * take long to start), then give it time to reach its wait.
+			 */
+			for (i = 0; i < 10000 && zd_pgmap_state(zd_device_pgmap(dev, 0)) ==
+							 ZD_PGMAP_LIVE;
+			     i++)
+				sleep_ms(1);
 			sleep_ms(30);
 			/* memunmap is waiting for the page's pgmap reference. */
 			assert_int_equal(zd_atomic_read_acquire(&r.done), 0);
