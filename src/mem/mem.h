@@ -150,6 +150,9 @@ unsigned long zd_ram_free_pages(struct zd_world *w);
  */
 int zd_ram_poison_page(struct zd_world *w, struct zd_page *page);
 unsigned long zd_ram_used_pages(struct zd_world *w);
+struct zd_state_hash;
+/* The state digest's part for System RAM (zd_world_state_hash): pages in use and free lists. */
+void zd_ram_state_hash(struct zd_world *w, struct zd_state_hash *h);
 
 /* ---- Compound geometry (compound.c) --------------------------------------
  * Struct-page layout only, no policy: the kernel's prep_compound_page and
