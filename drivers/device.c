@@ -90,7 +90,22 @@ static void zd_device_cleanup(void *arg)
 static void zd_device_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 {
 	struct zd_device *dev = arg;
+	struct zd_state_hash *h = zd_audit_hasher(a);
+	int i;
 
+	if (h) {
+		zd_state_hash_ptr(h, dev);
+		zd_state_hash_str(h, dev->name);
+		zd_state_hash_u64(h, dev->removed);
+		zd_state_hash_u64(h, (uint64_t)zd_atomic_long_read_relaxed(&dev->allocated));
+		zd_state_hash_u64(h, (uint64_t)zd_atomic_long_read_relaxed(&dev->freed));
+		zd_state_hash_u64(h, (uint64_t)dev->nr_pgmaps);
+		for (i = 0; i < dev->nr_pgmaps; i++)
+			zd_state_hash_ptr(h, dev->pgmaps[i]);
+		if (dev->ops->state_hash && dev->priv)
+			dev->ops->state_hash(dev, h);
+		return;
+	}
 	if (dev->ops->audit && !dev->removed)
 		dev->ops->audit(w, a, dev);
 }

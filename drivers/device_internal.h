@@ -21,6 +21,8 @@ struct zd_device_ops {
 	unsigned long (*nr_free)(struct zd_device *dev);
 	unsigned long (*nr_busy)(struct zd_device *dev); /* NULL: pages not idle */
 	void (*audit)(struct zd_world *w, struct zd_audit *a, void *arg);
+	/* the driver's own state for the state digest (zd_world_state_hash); NULL: none */
+	void (*state_hash)(struct zd_device *dev, struct zd_state_hash *h);
 	void (*destroy)(struct zd_device *dev);
 	/* file_operations->mmap; NULL: the device cannot be mapped */
 	int (*mmap)(struct zd_device *dev, struct zd_mm *mm, uint64_t size, unsigned int prot,

@@ -1744,6 +1744,41 @@ static void zd_dmirror_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	zd_audit_add_found(a, found);
 }
 
+/* The driver's state for the digest: chunks, free lists in order, mirrors' page tables. */
+static void zd_dmirror_state_hash(struct zd_device *dev, struct zd_state_hash *h)
+{
+	struct zd_dmirror *dm = dev->priv;
+	struct zd_dmirror_mirror *m;
+	struct zd_folio *f;
+	size_t j;
+	int i;
+
+	zd_state_hash_u64(h, (uint64_t)dm->nr_chunks);
+	for (i = 0; i < dm->nr_chunks; i++) {
+		zd_state_hash_ptr(h, dm->chunks[i].pgmap);
+		zd_state_hash_u64(h, (uint64_t)zd_atomic_long_read_relaxed(&dm->chunks[i].bo_refs));
+	}
+	for (f = dm->free_pages; f; f = f->zone_device_data)
+		zd_state_hash_u64(h, f->pfn);
+	zd_state_hash_u64(h, ZD_PFN_NONE);
+	for (f = dm->free_huge; f; f = f->zone_device_data)
+		zd_state_hash_u64(h, f->pfn);
+	zd_state_hash_u64(h, ZD_PFN_NONE);
+	zd_state_hash_u64(h, dm->nr_free);
+	zd_state_hash_u64(h, dm->fail_alloc);
+	zd_state_hash_u64(h, (uint64_t)zd_atomic_long_read_relaxed(&dm->bos_freed));
+	for (m = dm->mirrors; m; m = m->next) {
+		zd_state_hash_ptr(h, &m->notifier);
+		zd_state_hash_ptr(h, m->mm);
+		zd_state_hash_u64(h, m->nr);
+		for (j = 0; j < m->nr; j++) {
+			zd_state_hash_u64(h, m->pt[j].vpn);
+			zd_state_hash_u64(h, m->pt[j].pfn);
+			zd_state_hash_u64(h, m->pt[j].tag);
+		}
+	}
+}
+
 static void zd_dmirror_destroy(struct zd_device *dev)
 {
 	struct zd_dmirror *dm = dev->priv;
@@ -1771,6 +1806,7 @@ const struct zd_device_ops zd_dmirror_ops = {
     .free = zd_dmirror_free,
     .nr_free = zd_dmirror_nr_free,
     .audit = zd_dmirror_audit,
+    .state_hash = zd_dmirror_state_hash,
     .destroy = zd_dmirror_destroy,
     .evict = zd_dmirror_evict,
 };

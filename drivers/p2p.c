@@ -353,6 +353,22 @@ static void zd_p2p_destroy(struct zd_device *dev)
 	dev->priv = NULL;
 }
 
+/* The pool for the digest: which pages are handed out, and the kernel-side allocations. */
+static void zd_p2p_state_hash(struct zd_device *dev, struct zd_state_hash *h)
+{
+	struct zd_p2p *p = dev->priv;
+	size_t i;
+
+	zd_state_hash_u64(h, p->nr_pages);
+	zd_state_hash_bytes(h, p->used, p->nr_pages);
+	zd_state_hash_u64(h, p->nr_free);
+	zd_state_hash_u64(h, p->nr_kallocs);
+	for (i = 0; i < p->nr_kallocs; i++) {
+		zd_state_hash_u64(h, p->kallocs[i].first);
+		zd_state_hash_u64(h, p->kallocs[i].nr);
+	}
+}
+
 const struct zd_device_ops zd_p2p_ops = {
     .probe = zd_p2p_probe,
     .alloc = zd_p2p_alloc,
@@ -361,4 +377,5 @@ const struct zd_device_ops zd_p2p_ops = {
     .nr_busy = zd_p2p_nr_busy,
     .destroy = zd_p2p_destroy,
     .mmap = zd_p2p_mmap,
+    .state_hash = zd_p2p_state_hash,
 };

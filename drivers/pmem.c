@@ -80,6 +80,11 @@ static void zd_pmem_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	zd_daxfs_audit(w, a, dev->priv);
 }
 
+static void zd_pmem_state_hash(struct zd_device *dev, struct zd_state_hash *h)
+{
+	zd_daxfs_state_hash(dev->priv, h);
+}
+
 static void zd_pmem_destroy(struct zd_device *dev)
 {
 	zd_daxfs_destroy(dev->priv);
@@ -154,6 +159,7 @@ const struct zd_device_ops zd_pmem_ops = {
     .free = zd_dax_device_free,
     .nr_free = zd_dax_device_nr_free,
     .audit = zd_pmem_audit,
+    .state_hash = zd_pmem_state_hash,
     .destroy = zd_pmem_destroy,
     .evict = zd_pmem_evict,
 };

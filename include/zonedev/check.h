@@ -118,6 +118,36 @@ int zd_check_step(struct zd_world *w, bool quiescent);
 /* Passes run since step checks were enabled. */
 unsigned long zd_check_step_passes(const struct zd_world *w);
 
+/* ---- State digest (the explorer's state hashing) ------------------------ */
+
+/*
+ * zd_world_state_hash - a 64-bit digest of everything in the world that can
+ * influence what later operations do: struct pages of every memmap except
+ * free System RAM (whose allocator lists are hashed instead), page contents
+ * of pages in use, pgmaps, address spaces (page tables, VMAs, notifiers,
+ * page cache), the holder ledger, violations, injected failures, and what
+ * drivers and higher layers add through their audit hooks (see below).
+ * Deterministic across worlds: pointers are hashed as the order in which the
+ * walk first meets them, never by value; pages by pfn. Costs O(state in use)
+ * plus O(RAM / 2 MiB). Call at quiescence, as zd_audit().
+ */
+uint64_t zd_world_state_hash(struct zd_world *w);
+
+/*
+ * An audit hook is also called for the digest: zd_audit_hasher() is then
+ * non-NULL and the hook adds the state it checks (and nothing else) with the
+ * functions below instead of auditing.
+ */
+struct zd_state_hash;
+struct zd_state_hash *zd_audit_hasher(struct zd_audit *a);
+void zd_state_hash_u64(struct zd_state_hash *h, uint64_t v);
+void zd_state_hash_bytes(struct zd_state_hash *h, const void *p, size_t n);
+void zd_state_hash_str(struct zd_state_hash *h, const char *s);
+/* A pointer, as the order in which the digest first met it (NULL is 0). */
+void zd_state_hash_ptr(struct zd_state_hash *h, const void *p);
+/* The struct page of a folio's page (pointers canonical) and, when @data, the page's contents. */
+void zd_state_hash_pfn(struct zd_state_hash *h, unsigned long pfn, bool data);
+
 /* ---- Holder ledger ----------------------------------------------------- */
 
 /* How many references `h` holds on `folio` (0 when holders are not tracked). */

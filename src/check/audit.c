@@ -14,7 +14,27 @@ struct zd_audit {
 	int found;
 	unsigned long alloc_pages; /* PRIVATE/COHERENT pages allocated (in use) */
 	unsigned long p2p_busy;	   /* PCI_P2PDMA pages handed out (not idle) */
+	struct zd_state_hash *hash; /* non-NULL: the hooks digest the state (state_hash.c) */
 };
+
+struct zd_state_hash *zd_audit_hasher(struct zd_audit *a)
+{
+	return a->hash;
+}
+
+/* Run every audit hook in digest mode (zd_world_state_hash). */
+void zd_audit_hooks_hash(struct zd_world *w, struct zd_state_hash *h)
+{
+	struct zd_audit a = {.w = w, .hash = h};
+	struct zd_check *c = w->check;
+	size_t i, nr;
+
+	zd_spin_lock(&c->lock);
+	nr = c->nr_hooks;
+	zd_spin_unlock(&c->lock);
+	for (i = 0; i < nr; i++)
+		c->hooks[i].fn(w, &a, c->hooks[i].arg);
+}
 
 #define AUDIT_REPORT(a, inv, pfn, ...)                                                             \
 	do {                                                                                       \

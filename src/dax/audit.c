@@ -166,3 +166,40 @@ void zd_daxfs_audit(struct zd_world *w, struct zd_audit *a, struct zd_daxfs *fs)
 	}
 	zd_audit_add_found(a, d.found);
 }
+
+/*
+ * The digest of the filesystem: block allocation (next-fit hint, reference
+ * counts, blocks ever used: a reused block is cleared, a fresh one not),
+ * every file's block map and association entries in list order, and the
+ * layout breakers asleep.
+ */
+void zd_daxfs_state_hash(struct zd_daxfs *fs, struct zd_state_hash *h)
+{
+	struct zd_dax_waiter *wt;
+	struct zd_dax_file *f;
+
+	zd_state_hash_u64(h, fs->first_pfn);
+	zd_state_hash_u64(h, fs->nr_blocks);
+	zd_state_hash_u64(h, fs->hint);
+	zd_state_hash_u64(h, fs->align_order);
+	zd_state_hash_u64(h, fs->nr_free);
+	zd_state_hash_u64(h, fs->dead);
+	zd_state_hash_ptr(h, fs->pgmap);
+	zd_state_hash_bytes(h, fs->blkref, fs->nr_blocks * sizeof(*fs->blkref));
+	zd_state_hash_bytes(h, fs->used, fs->nr_blocks * sizeof(*fs->used));
+	for (f = fs->files; f; f = f->next) {
+		zd_state_hash_ptr(h, f);
+		zd_state_hash_ptr(h, &f->as);
+		zd_state_hash_str(h, f->as.name);
+		zd_state_hash_u64(h, (uint64_t)f->as.nr_vmas);
+		zd_state_hash_u64(h, f->deleted);
+		zd_state_hash_u64(h, f->size);
+		zd_state_hash_u64(h, f->nr);
+		zd_state_hash_bytes(h, f->blocks, f->nr * sizeof(*f->blocks));
+		zd_state_hash_bytes(h, f->eorder, f->nr * sizeof(*f->eorder));
+	}
+	for (wt = fs->waiters; wt; wt = wt->next) {
+		zd_state_hash_u64(h, wt->folio ? wt->folio->pfn : ZD_PFN_NONE);
+		zd_state_hash_ptr(h, wt->file);
+	}
+}

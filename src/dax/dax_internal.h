@@ -69,6 +69,9 @@ void zd_daxfs_destroy(struct zd_daxfs *fs);
 bool zd_dax_folio_busy(const struct zd_folio *folio);
 struct zd_folio *zd_daxfs_block_folio(struct zd_daxfs *fs, unsigned long blk);
 
+/* The filesystem's part of the state digest (zd_world_state_hash), through pmem's op. */
+void zd_daxfs_state_hash(struct zd_daxfs *fs, struct zd_state_hash *h);
+
 /* The audit part (src/dax/audit.c), called through pmem's audit op. */
 void zd_daxfs_audit(struct zd_world *w, struct zd_audit *a, struct zd_daxfs *fs);
 

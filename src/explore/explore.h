@@ -48,6 +48,19 @@ struct zd_xnode {
 	const void *addr[ZD_EXPLORE_MAX_THREADS];
 };
 
+/*
+ * A state met at a choice point (see zd_xsearch_note_state): its key and
+ * how far below it the search has explored. BOUNDED: @rem preemptions were
+ * still allowed there, with @cur the running thread (-1: none could go on);
+ * EXHAUSTIVE: @sleep was the node's sleep set.
+ */
+struct zd_xstate {
+	uint64_t key; /* 0: free slot */
+	uint32_t sleep;
+	int16_t rem;
+	int8_t cur;
+};
+
 struct zd_xsearch {
 	enum zd_xmode mode;
 	unsigned int bound;	 /* BOUNDED: the final bound; the current one is `round` */
@@ -65,6 +78,12 @@ struct zd_xsearch {
 	bool asleep;		 /* EXHAUSTIVE: this execution only repeats explored orders */
 	uint64_t redundant;	 /* executions cut short that way */
 	bool oom;
+	/* State hashing: states met at choice points (see zd_xsearch_note_state) */
+	struct zd_xstate *visited; /* open addressing, power-of-two size */
+	size_t cap_visited, nr_visited;
+	uint64_t state_key;	   /* the state at the coming choice point, 0: unknown */
+	bool cut;		   /* this execution met a state explored before */
+	uint64_t pruned;	   /* executions cut short that way */
 	/* PCT */
 	unsigned int pct_depth;
 	uint32_t prio[ZD_EXPLORE_MAX_THREADS];
@@ -80,6 +99,15 @@ int zd_xsearch_init_replay(struct zd_xsearch *s, const char *sched);
 void zd_xsearch_begin(struct zd_xsearch *s);
 /* The pick function (zd_explore_pick_fn) of an execution; @arg is the search. */
 int zd_xsearch_pick(void *arg, const struct zd_explore_point *p);
+/*
+ * State hashing: the state the next zd_xsearch_pick() is called in has key
+ * @key (never 0; what it covers is the caller's business: it must determine
+ * everything the rest of the execution can do). BOUNDED and EXHAUSTIVE
+ * modes cut an execution short at a state already explored at least as
+ * far (see search.c); every mode counts the states (nr_visited). A pick
+ * without a key before it is in an unknown state.
+ */
+void zd_xsearch_note_state(struct zd_xsearch *s, uint64_t key);
 /* After an execution: prepare the next one. False when the search is over. */
 bool zd_xsearch_next(struct zd_xsearch *s);
 /* Preemptions of the last execution. */

@@ -7,6 +7,31 @@
  * of another thread while the running one could go on; bounded mode runs the
  * search with bound 0, then 1, ... so that the first failure found has the
  * fewest preemptions possible.
+ *
+ * State hashing (zd_xsearch_note_state) adds a little state to the stateless
+ * search: the states met at choice points, each with how far the search
+ * explored below it. An execution that meets a state explored at least as
+ * far is cut short there: its remaining nodes count as fully tried, as an
+ * asleep execution's do, so it runs to its end with default choices and
+ * leaves nothing to backtrack to. This is sound because the search is a DFS
+ * and the states never repeat along one execution (the caller's keys count
+ * each thread's progress): by the time another execution reaches a state,
+ * everything below its first visit was explored. "At least as far":
+ *
+ *  - BOUNDED: below a state met with r preemptions still allowed (the
+ *    round's bound minus those used), every continuation with at most r
+ *    preemptions was run. A later visit with r' <= r needs nothing more, in
+ *    this round or a later one (round k reaching a state with p preemptions
+ *    is covered by round k - 1 having reached it with p - 1). The running
+ *    thread matters: leaving it costs a preemption, leaving another does not,
+ *    so a visit with another running thread needs one preemption to spare.
+ *  - EXHAUSTIVE: below a state met with sleep set Z, every order was run
+ *    except those that start with a thread of Z. A later visit with sleep
+ *    set Z' covers nothing more only when Z is a subset of Z'.
+ *  - RANDOM, PCT, REPLAY: states are counted, nothing is cut.
+ *
+ * A state met in an execution already cut short (or asleep) is not recorded:
+ * nothing below it was explored.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,8 +57,11 @@ void zd_xsearch_free(struct zd_xsearch *s)
 {
 	free(s->nodes);
 	free(s->forced);
+	free(s->visited);
 	s->nodes = NULL;
 	s->forced = NULL;
+	s->visited = NULL;
+	s->cap_visited = s->nr_visited = 0;
 }
 
 int zd_xsearch_init_replay(struct zd_xsearch *s, const char *sched)
@@ -75,6 +103,87 @@ void zd_xsearch_begin(struct zd_xsearch *s)
 	}
 	s->nr_nodes = s->nr_forced;
 	s->asleep = false;
+	s->cut = false;
+	s->state_key = 0;
+}
+
+void zd_xsearch_note_state(struct zd_xsearch *s, uint64_t key)
+{
+	s->state_key = key ? key : 1;
+}
+
+/* The slot of @key in the visited table (free when it is not there). */
+static struct zd_xstate *zd_xstate_slot(struct zd_xstate *tab, size_t cap, uint64_t key)
+{
+	size_t i = (size_t)(key ^ (key >> 29)) & (cap - 1);
+
+	while (tab[i].key && tab[i].key != key)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+/* Find or add @key; NULL when out of memory. *fresh: it was added. */
+static struct zd_xstate *zd_xstate_get(struct zd_xsearch *s, uint64_t key, bool *fresh)
+{
+	struct zd_xstate *e;
+
+	if ((s->nr_visited + 1) * 2 > s->cap_visited) {
+		size_t cap = s->cap_visited ? s->cap_visited * 2 : 1024, i;
+		struct zd_xstate *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return NULL;
+		for (i = 0; i < s->cap_visited; i++)
+			if (s->visited[i].key)
+				*zd_xstate_slot(n, cap, s->visited[i].key) = s->visited[i];
+		free(s->visited);
+		s->visited = n;
+		s->cap_visited = cap;
+	}
+	e = zd_xstate_slot(s->visited, s->cap_visited, key);
+	*fresh = !e->key;
+	if (*fresh) {
+		e->key = key;
+		s->nr_visited++;
+	}
+	return e;
+}
+
+/*
+ * The state of new node @nd (@p its point) has key @key: record it, and say
+ * whether it was explored before at least as far as it would be from here
+ * (see the top of the file). @nd's sleep set and preemptions are set.
+ */
+static bool zd_xstate_visit(struct zd_xsearch *s, const struct zd_xnode *nd,
+			    const struct zd_explore_point *p, uint64_t key)
+{
+	int rem = (int)s->round - (int)nd->preempts;
+	struct zd_xstate *e;
+	bool fresh;
+
+	if (s->asleep)
+		return false; /* nothing below is explored: neither cut nor recorded */
+	e = zd_xstate_get(s, key, &fresh);
+	if (!e)
+		return false;
+	switch (s->mode) {
+	case ZD_XMODE_BOUNDED:
+		if (!fresh && e->rem >= rem + (e->cur >= 0 && e->cur != p->current))
+			return true;
+		if (fresh || rem > e->rem || (rem == e->rem && p->current < 0)) {
+			e->rem = (int16_t)rem;
+			e->cur = (int8_t)p->current;
+		}
+		return false;
+	case ZD_XMODE_EXHAUSTIVE:
+		if (!fresh && !(e->sleep & ~nd->sleep))
+			return true;
+		if (fresh || !(nd->sleep & ~e->sleep))
+			e->sleep = nd->sleep; /* a subset of the stored one covers more */
+		return false;
+	default:
+		return false;
+	}
 }
 
 /*
@@ -162,6 +271,9 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 	struct zd_xnode *nd;
 	int dflt = zd_default_choice(p), chosen;
 	size_t i = p->step;
+	uint64_t key = s->state_key;
+
+	s->state_key = 0;
 
 	if ((s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE) && i < s->nr_forced) {
 		nd = &s->nodes[i];
@@ -208,14 +320,20 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 		else if (nd->sleep & (1u << chosen))
 			chosen = __builtin_ctz(p->enabled & ~nd->sleep);
 	}
-	nd->chosen = (int8_t)chosen;
-	nd->dflt = (int8_t)dflt;
-	/* A redundant execution runs to its end but leaves nothing to backtrack to. */
-	nd->tried = s->asleep ? p->enabled : 1u << chosen;
 	nd->preempts = (uint16_t)(i ? s->nodes[i - 1].preempts +
 					  (s->nodes[i - 1].current >= 0 &&
 					   s->nodes[i - 1].chosen != s->nodes[i - 1].current)
 				    : 0);
+	if (key && zd_xstate_visit(s, nd, p, key)) {
+		/* explored before: the rest of this execution is redundant */
+		s->asleep = true;
+		s->cut = true;
+		chosen = dflt;
+	}
+	nd->chosen = (int8_t)chosen;
+	nd->dflt = (int8_t)dflt;
+	/* A redundant execution runs to its end but leaves nothing to backtrack to. */
+	nd->tried = s->asleep ? p->enabled : 1u << chosen;
 	s->nr_nodes = i + 1;
 	return chosen;
 }
@@ -264,10 +382,14 @@ bool zd_xsearch_next(struct zd_xsearch *s)
 	case ZD_XMODE_PCT:
 		return s->executions < s->runs;
 	case ZD_XMODE_EXHAUSTIVE:
-		if (s->asleep)
+		if (s->cut)
+			s->pruned++;
+		else if (s->asleep)
 			s->redundant++;
 		return zd_xsearch_backtrack(s);
 	case ZD_XMODE_BOUNDED:
+		if (s->cut)
+			s->pruned++;
 		if (zd_xsearch_backtrack(s))
 			return true;
 		if (s->round >= s->bound)

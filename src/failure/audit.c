@@ -61,6 +61,8 @@ void zd_failure_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	struct zd_mm *mm;
 
 	(void)arg;
+	if (zd_audit_hasher(a))
+		return; /* its state is the pages' and the ledger's, digested already */
 	if (!zd_atomic_long_read_relaxed(&w->nr_poisoned))
 		return; /* nothing was ever poisoned (tests that break it on purpose poison first) */
 	for (pfn = 0; zd_pfn_is_ram(w, pfn); pfn++) {

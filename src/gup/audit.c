@@ -123,6 +123,8 @@ void zd_gup_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	struct zd_gup_audit g = { .w = w };
 
 	(void)arg;
+	if (zd_audit_hasher(a))
+		return; /* its state is the pages' and the ledger's, digested already */
 	zd_ledger_for_each(w, zd_gup_audit_entry, &g);
 	zd_gup_audit_pincounts(&g);
 	free(g.large);

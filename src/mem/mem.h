@@ -100,8 +100,14 @@ struct zd_memmap_range *zd_memmap_lookup(struct zd_world *w, unsigned long pfn);
 struct zd_page *zd_memmap_page(struct zd_memmap_range *r, unsigned long pfn);
 /* The folio (head) containing pfn within r. */
 struct zd_folio *zd_memmap_folio(struct zd_memmap_range *r, unsigned long pfn);
-/* Page contents of pfn (4 KiB), mapped lazily; NULL on failure. */
+/*
+ * Page contents of pfn (4 KiB), mapped lazily; NULL on failure. Each call
+ * marks the page's contents used (zd_page_data_used): callers touch the 4 KiB
+ * of the pfn they asked for, never beyond.
+ */
 void *zd_page_data(struct zd_world *w, unsigned long pfn);
+/* Whether zd_page_data() was ever called for pfn of r (contents possibly not zero). */
+bool zd_page_data_used(struct zd_memmap_range *r, unsigned long pfn);
 /* Bytes of struct pages held by all memmaps of device ranges (not System RAM). */
 uint64_t zd_mem_device_memmap_bytes(struct zd_world *w);
 
@@ -150,6 +156,9 @@ unsigned long zd_ram_free_pages(struct zd_world *w);
  */
 int zd_ram_poison_page(struct zd_world *w, struct zd_page *page);
 unsigned long zd_ram_used_pages(struct zd_world *w);
+struct zd_state_hash;
+/* The state digest's part for System RAM (zd_world_state_hash): pages in use and free lists. */
+void zd_ram_state_hash(struct zd_world *w, struct zd_state_hash *h);
 
 /* ---- Compound geometry (compound.c) --------------------------------------
  * Struct-page layout only, no policy: the kernel's prep_compound_page and

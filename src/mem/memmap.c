@@ -53,12 +53,18 @@ err_range:
 	return ret;
 }
 
+/* The contents of r's pages, then one byte per page: its contents were used. */
+static size_t zd_memmap_data_bytes(const struct zd_memmap_range *r)
+{
+	return (r->nr_pages << ZD_PAGE_SHIFT) + r->nr_pages;
+}
+
 static void zd_memmap_free(struct zd_world *w, struct zd_memmap_range *r)
 {
 	void *data = (void *)zd_atomic_ulong_read_acquire(&r->data);
 
 	if (data)
-		zd_vfree(w, data, r->nr_pages << ZD_PAGE_SHIFT);
+		zd_vfree(w, data, zd_memmap_data_bytes(r));
 	zd_vfree(w, r->pages, r->bytes);
 	zd_kfree(w, r, sizeof(*r));
 }
@@ -144,26 +150,34 @@ struct zd_folio *zd_memmap_folio(struct zd_memmap_range *r, unsigned long pfn)
 void *zd_page_data(struct zd_world *w, unsigned long pfn)
 {
 	struct zd_memmap_range *r = zd_memmap_lookup(w, pfn);
-	void *data;
+	char *data;
 	size_t size;
 
 	if (!r)
 		return NULL;
-	data = (void *)zd_atomic_ulong_read_acquire(&r->data);
+	data = (char *)zd_atomic_ulong_read_acquire(&r->data);
 	if (!data) {
 		unsigned long expected = 0;
 
-		size = r->nr_pages << ZD_PAGE_SHIFT;
+		size = zd_memmap_data_bytes(r);
 		data = zd_vzalloc(w, size);
 		if (!data)
 			return NULL;
 		if (!zd_atomic_ulong_try_cmpxchg_acq_rel(&r->data, &expected,
 							 (unsigned long)data)) {
 			zd_vfree(w, data, size);
-			data = (void *)expected;
+			data = (char *)expected;
 		}
 	}
-	return (char *)data + ((pfn - r->start_pfn) << ZD_PAGE_SHIFT);
+	ZD_MARK_ONCE(data[(r->nr_pages << ZD_PAGE_SHIFT) + (pfn - r->start_pfn)]);
+	return data + ((pfn - r->start_pfn) << ZD_PAGE_SHIFT);
+}
+
+bool zd_page_data_used(struct zd_memmap_range *r, unsigned long pfn)
+{
+	char *data = (char *)zd_atomic_ulong_read_acquire(&r->data);
+
+	return data && ZD_MARK_TEST(data[(r->nr_pages << ZD_PAGE_SHIFT) + (pfn - r->start_pfn)]);
 }
 
 uint64_t zd_mem_device_memmap_bytes(struct zd_world *w)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem/mem.h"
+#include "zonedev/check.h"
 #include "zonedev/failure.h"
 
 #define ZD_BLOCK_ORDER ZD_PMD_ORDER
@@ -419,4 +420,52 @@ unsigned long zd_ram_free_pages(struct zd_world *w)
 unsigned long zd_ram_used_pages(struct zd_world *w)
 {
 	return w->mem->ram_pages - zd_ram_free_pages(w);
+}
+
+/*
+ * The digest of System RAM: what the next allocations return (the order of
+ * the whole-block stack, of the partial list and of each free list) and every
+ * page of a block that is not whole. A whole block is all free and never
+ * touched since it was last whole, so it costs one bit; a free page in a
+ * partial block costs its place in its free list. The contents of a free
+ * page are left out: every allocation path writes a page before anyone reads
+ * it (a fault clears or copies it, the page cache clears it).
+ */
+void zd_ram_state_hash(struct zd_world *w, struct zd_state_hash *h)
+{
+	struct zd_mem *mem = w->mem;
+	struct zd_ram_allocator *a = mem->ram_alloc;
+	struct zd_memmap_range *r = mem->ram;
+	unsigned long b, i;
+	long p;
+
+	zd_state_hash_u64(h, mem->ram_pages);
+	if (!a)
+		return;
+	zd_state_hash_u64(h, a->free_pages);
+	zd_state_hash_u64(h, a->nwhole);
+	for (i = 0; i < a->nwhole; i++)
+		zd_state_hash_u64(h, a->whole[i]);
+	for (p = a->phead; p >= 0; p = a->pnext[p])
+		zd_state_hash_u64(h, (uint64_t)p);
+	for (b = 0; b < a->nblocks; b++) {
+		unsigned long first = b * ZD_BLOCK_PAGES, n = zd_block_pages(mem, b);
+		struct zd_page *pg;
+
+		if (a->is_whole_list[b])
+			continue;
+		zd_state_hash_u64(h, b);
+		zd_state_hash_u64(h, a->nfree[b]);
+		for (pg = a->freelist[b]; pg; pg = pg->zone_device_data)
+			zd_state_hash_u64(h, pg->pfn);
+		for (i = first; i < first + n; i++) {
+			struct zd_page *page = &r->pages[i];
+			unsigned long fl = zd_atomic_ulong_read_relaxed(&page->flags);
+
+			if (fl & (1ul << ZD_PG_buddy))
+				continue;
+			zd_state_hash_pfn(h, i, zd_atomic_read_relaxed(&page->_refcount) > 0 ||
+							zd_page_is_tail(page));
+		}
+	}
 }

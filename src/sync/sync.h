@@ -217,6 +217,18 @@ static inline void zd_smp_mb(void)
 		__atomic_store_n(&(x), (v), __ATOMIC_RELAXED);                                     \
 	} while (0)
 
+/*
+ * Marks of bookkeeping that no model decision reads (which pages' contents
+ * were ever used, for the explorer's state digest): relaxed atomics and
+ * never a scheduling point, so keeping them changes no schedule.
+ */
+#define ZD_MARK_ONCE(x)                                                                            \
+	do {                                                                                       \
+		if (!__atomic_load_n(&(x), __ATOMIC_RELAXED))                                      \
+			__atomic_store_n(&(x), 1, __ATOMIC_RELAXED);                               \
+	} while (0)
+#define ZD_MARK_TEST(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 /* Loads and stores that order what they publish (page-table entries). */
 #define ZD_LOAD_ACQUIRE(x)                                                                         \
 	({                                                                                         \

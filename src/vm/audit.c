@@ -169,6 +169,71 @@ static void zd_audit_ram_mapcounts(struct zd_vm_audit *va)
 	}
 }
 
+/*
+ * The state digest's part for address spaces: every mm (in the world's list
+ * order) with its page tables, VMAs, counters and notifiers, every file's
+ * page cache and every anon_vma's count. Mutexes are free at quiescence and
+ * not hashed.
+ */
+static void zd_vm_state_hash(struct zd_world *w, struct zd_state_hash *h)
+{
+	struct zd_vm_world *vw = w->vm;
+	struct zd_address_space *as;
+	struct zd_anon_vma *av;
+	struct zd_mm *mm;
+	size_t j;
+	int i;
+
+	for (mm = vw->mms; mm; mm = mm->next) {
+		struct zd_mmu_interval_notifier *mni;
+		struct zd_vma *vma;
+
+		zd_state_hash_ptr(h, mm);
+		zd_state_hash_str(h, mm->name);
+		zd_state_hash_u64(h, mm->mmap_base);
+		zd_state_hash_u64(h, (uint64_t)zd_atomic_read_relaxed(&mm->write_protect_seq));
+		for (i = 0; i < ZD_NR_MM_COUNTERS; i++)
+			zd_state_hash_u64(h, (uint64_t)zd_atomic_long_read_relaxed(&mm->rss[i]));
+		for (vma = mm->vmas; vma; vma = vma->next) {
+			zd_state_hash_ptr(h, vma);
+			zd_state_hash_u64(h, vma->start);
+			zd_state_hash_u64(h, vma->end);
+			zd_state_hash_u64(h, vma->flags);
+			zd_state_hash_u64(h, vma->kind);
+			zd_state_hash_u64(h, vma->pgoff);
+			zd_state_hash_ptr(h, vma->anon_vma);
+			zd_state_hash_ptr(h, vma->mapping);
+			zd_state_hash_ptr(h, vma->vm_ops);
+			zd_state_hash_ptr(h, vma->vm_private);
+		}
+		zd_pt_state_hash(mm, h);
+		for (mni = mm->notifiers; mni; mni = mni->next) {
+			zd_state_hash_ptr(h, mni);
+			zd_state_hash_u64(h, mni->start);
+			zd_state_hash_u64(h, mni->end);
+			zd_state_hash_ptr(h, mni->ops);
+			zd_state_hash_u64(h, zd_atomic_ulong_read_relaxed(&mni->invalidate_seq));
+			zd_state_hash_u64(h, (uint64_t)mni->active);
+		}
+		zd_state_hash_u64(h, (uint64_t)zd_atomic_read_relaxed(&mm->notifier_walkers));
+	}
+	for (as = vw->files; as; as = as->next) {
+		zd_state_hash_ptr(h, as);
+		zd_state_hash_str(h, as->name);
+		zd_state_hash_u64(h, as->shmem);
+		zd_state_hash_u64(h, as->nr_pages);
+		for (j = 0; j < as->nr_pages; j++) {
+			zd_state_hash_u64(h, as->pages[j].index);
+			zd_state_hash_u64(h, as->pages[j].folio ? as->pages[j].folio->pfn : ZD_PFN_NONE);
+		}
+		zd_state_hash_u64(h, (uint64_t)as->nr_vmas);
+	}
+	for (av = vw->anon_vmas; av; av = av->all_next) {
+		zd_state_hash_ptr(h, av);
+		zd_state_hash_u64(h, (uint64_t)av->refs);
+	}
+}
+
 void zd_vm_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 {
 	struct zd_vm_world *vw = w->vm;
@@ -177,6 +242,10 @@ void zd_vm_audit(struct zd_world *w, struct zd_audit *a, void *arg)
 	int i;
 
 	(void)arg;
+	if (zd_audit_hasher(a)) {
+		zd_vm_state_hash(w, zd_audit_hasher(a));
+		return;
+	}
 	zd_mutex_lock(&vw->lock);
 	for (mm = vw->mms; mm; mm = mm->next) {
 		struct zd_vma *vma;

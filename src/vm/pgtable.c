@@ -201,3 +201,37 @@ void zd_pt_for_each_leaf(struct zd_mm *mm, uint64_t start, uint64_t end,
 	if (mm->pgd)
 		zd_pt_visit(mm, mm->pgd, 0, start, end, fn, arg);
 }
+
+/* The digest of one table: each entry, a lower table by its own digest in place of its address. */
+static void zd_pt_hash(struct zd_pt *pt, struct zd_state_hash *h)
+{
+	unsigned int i;
+
+	zd_state_hash_u64(h, pt->level);
+	for (i = 0; i < ZD_PT_ENTRIES; i++) {
+		zd_pte_t e = zd_pte_read(&pt->e[i]);
+
+		if (!e)
+			continue;
+		zd_state_hash_u64(h, i);
+		if (zd_pte_table(e)) {
+			zd_state_hash_u64(h, ZD_E_TABLE_TAG);
+			zd_pt_hash((struct zd_pt *)(uintptr_t)(e & ~ZD_E_TABLE_MASK), h);
+		} else {
+			zd_state_hash_u64(h, e);
+		}
+	}
+	zd_state_hash_u64(h, ZD_PT_ENTRIES); /* end of this table */
+}
+
+/*
+ * The state digest of mm's page tables: every entry, present or not, and
+ * which tables exist (an empty one still decides that no huge leaf goes there).
+ */
+void zd_pt_state_hash(struct zd_mm *mm, struct zd_state_hash *h)
+{
+	if (mm->pgd)
+		zd_pt_hash(mm->pgd, h);
+	else
+		zd_state_hash_u64(h, 0);
+}

@@ -142,6 +142,8 @@ int zd_pt_walk(struct zd_mm *mm, uint64_t addr, unsigned int level, bool alloc,
 struct zd_pt *zd_pt_alloc(struct zd_world *w, unsigned int level);
 zd_pte_t zd_pte_read(const zd_pte_t *pte);
 void zd_pte_write(zd_pte_t *pte, zd_pte_t e);
+/* The state digest of mm's page tables (zd_world_state_hash). */
+void zd_pt_state_hash(struct zd_mm *mm, struct zd_state_hash *h);
 /* Free every page table of mm (at exit). */
 void zd_pt_free_all(struct zd_mm *mm);
 /*

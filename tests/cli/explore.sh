@@ -131,4 +131,35 @@ expect_rc "replay without --schedule is a usage error" 2 "$Z" replay "$tmp/somet
 expect_rc "a malformed schedule fails the explore" 1 "$Z" replay "$tmp/sometimes.zds" --schedule=1x.0
 has "and says so" "bad schedule '1x\.0'" "$tmp/out"
 expect_rc "replay of a passing execution passes" 0 "$Z" replay "$tmp/sometimes.zds" --schedule=
+
+# --- state hashing: threads of several commuting statements meet states again ---
+cat >"$tmp/converge.zds" <<'S'
+ram 4M
+device gpu0 private 64K
+thread T1
+  get-pagemap a gpu0+0p
+  put a
+  get-pagemap b gpu0+1p
+end
+thread T2
+  get-pagemap c gpu0+2p
+  put c
+  get-pagemap d gpu0+3p
+end
+explore preemptions=2 runs=100000
+always clean
+expect result executions=-1
+S
+expect_rc "converge: the explore passes (the expect after it reads the results)" 1 "$Z" run "$tmp/converge.zds"
+n=$(sed -n 's/.*result executions is \([0-9]*\).*/\1/p' "$tmp/out")
+sed -i 's/^expect result executions=-1$/expect result pruned=-1/' "$tmp/converge.zds"
+"$Z" run "$tmp/converge.zds" >"$tmp/out" 2>&1
+p=$(sed -n 's/.*result pruned is \([0-9]*\).*/\1/p' "$tmp/out")
+sed -i 's/^expect result pruned=-1$/expect result states=-1/' "$tmp/converge.zds"
+"$Z" run "$tmp/converge.zds" >"$tmp/out" 2>&1
+st=$(sed -n 's/.*result states is \([0-9]*\).*/\1/p' "$tmp/out")
+# 1422 executions without state hashing (measured before it existed)
+if [ -n "$n" ] && [ "$n" -le 1422 ]; then ok "converge: $n executions, no more than without hashing"; else bad "converge: executions '$n'"; fi
+if [ -n "$p" ] && [ "$p" -gt 0 ]; then ok "converge: $p executions cut short at a known state"; else bad "converge: pruned '$p'"; fi
+if [ -n "$st" ] && [ "$st" -gt 0 ]; then ok "converge: $st boundary states"; else bad "converge: states '$st'"; fi
 finish

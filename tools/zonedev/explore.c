@@ -41,6 +41,13 @@ struct zd_xthr {
 	char reason[400];
 	struct zd_result results[ZD_MAX_RESULTS];
 	int nr_results;
+	/*
+	 * Statement boundaries (state hashing): the thread ran its body up to
+	 * `next`; `at_boundary` while it has not yet passed the first
+	 * scheduling point of statement `next` (the run lock, see zd_xlock).
+	 */
+	size_t next;
+	bool started, done, at_boundary;
 };
 
 /* One execution of the threads of an explore or run-threads block. */
@@ -73,16 +80,138 @@ static struct zd_xthr *zd_xthr_of(struct zd_xexec *x, int tid)
 	return NULL;
 }
 
+static uint64_t zd_xmix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 31);
+}
+
+static uint64_t zd_xmix_str(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return zd_xmix(h, 0xff);
+}
+
+/*
+ * Where thread @t stands, for the state key: 1 not started, 2 at the start of
+ * statement t->next, 3 done; 0 in the middle of a statement (or blocked in
+ * one), where the key cannot describe it. A thread stands at the start of a
+ * statement only while it waits at that statement's first scheduling point,
+ * the run lock's (zd_xlock); a thread woken from a wait for that lock is
+ * elsewhere in the lock's code (its next operation is then unknown) and does
+ * not count.
+ */
+static int zd_xthr_phase(struct zd_xexec *x, struct zd_xthr *t, const struct zd_explore_point *p)
+{
+	int tid;
+
+	if (!t->task || t->done)
+		return 3;
+	if (!t->started)
+		return 1;
+	tid = zd_task_explore_id(t->task);
+	if (t->at_boundary && tid >= 0 && p->pend_kind[tid] == ZD_SP_ANY &&
+	    p->pend_addr[tid] == (const void *)&x->lock)
+		return 2;
+	return 0;
+}
+
+/* The index of @dev among the run's devices (the run's tables hold pointers). */
+static uint64_t zd_xdev_index(const struct zd_run *run, const struct zd_device *dev)
+{
+	size_t d;
+
+	for (d = 0; d < run->nr_devices; d++)
+		if (run->devices[d].dev == dev)
+			return d + 1;
+	return dev ? UINT64_MAX : 0;
+}
+
+/*
+ * The state at a choice point where every thread of the block stands at a
+ * statement boundary: the world's digest, each thread's place and its last
+ * results (what `expect result` reads), and the run's name tables the
+ * statements resolve (handles, devices, processes, pending statements).
+ * 0 when some thread is in the middle of a statement.
+ */
+static uint64_t zd_xstate_key(struct zd_xexec *x, const struct zd_explore_point *p)
+{
+	struct zd_run *run = &x->run;
+	uint64_t h = 0x243f6a8885a308d3ull;
+	size_t i, j;
+	int k, ph;
+
+	for (k = 0; k < x->nthr; k++) {
+		struct zd_xthr *t = &x->thr[k];
+
+		ph = zd_xthr_phase(x, t, p);
+		if (!ph)
+			return 0;
+		h = zd_xmix(h, (uint64_t)ph);
+		h = zd_xmix(h, ph == 2 ? t->next : 0);
+		h = zd_xmix(h, t->failed);
+		h = zd_xmix(h, (uint64_t)t->nr_results);
+		for (j = 0; j < (size_t)t->nr_results; j++) {
+			h = zd_xmix_str(h, t->results[j].name);
+			h = zd_xmix(h, (uint64_t)t->results[j].value);
+		}
+	}
+	for (i = 0; i < run->nr_devices; i++)
+		h = zd_xmix_str(h, run->devices[i].name);
+	for (i = 0; i < run->nr_handles; i++) {
+		const struct zd_rhandle *hd = &run->handles[i];
+
+		h = zd_xmix_str(h, hd->name);
+		h = zd_xmix(h, (uint64_t)hd->kind | (uint64_t)hd->ended << 8);
+		h = zd_xmix(h, zd_xdev_index(run, hd->dev));
+		h = zd_xmix(h, (uint64_t)hd->nr);
+		for (k = 0; k < hd->nr; k++)
+			h = zd_xmix(h, hd->folios[k] ? hd->folios[k]->pfn : ZD_PFN_NONE);
+		h = zd_xmix(h, hd->pgmap ? zd_pgmap_pfn_first(hd->pgmap, 0) : 0);
+		h = zd_xmix(h, hd->pfn);
+		h = zd_xmix(h, hd->nr_pfns);
+		for (j = 0; hd->pfns && j < hd->nr_pfns; j++)
+			h = zd_xmix(h, hd->pfns[j]);
+		h = zd_xmix(h, hd->gup_flags);
+		h = zd_xmix(h, (uint64_t)hd->holder.kind);
+		h = zd_xmix(h, hd->holder.kind == ZD_HOLD_HANDLE ? hd->holder.id : 0);
+	}
+	for (i = 0; i < run->nr_procs; i++) {
+		const struct zd_rprocess *pr = &run->procs[i];
+
+		h = zd_xmix_str(h, pr->name);
+		h = zd_xmix(h, (uint64_t)(pr->mm != NULL) | (uint64_t)pr->ended << 1);
+		for (j = 0; j < pr->nr_maps; j++) {
+			h = zd_xmix_str(h, pr->maps[j].name);
+			h = zd_xmix(h, pr->maps[j].start);
+			h = zd_xmix(h, pr->maps[j].size);
+		}
+	}
+	h = zd_xmix(h, zd_run_pending_count(run));
+	/* the digest reads through sync operations: they must not be scheduling points */
+	zd_sync_quiet_begin();
+	h = zd_xmix(h, zd_world_state_hash(run->w));
+	zd_sync_quiet_end();
+	return h ? h : 1;
+}
+
 /*
  * A choice point: the threads may interleave here, so the step checks run
  * first over what the last step touched (a violation they report fails the
- * execution like any other), then the search chooses.
+ * execution like any other), the state key goes to the search when every
+ * thread stands between statements, then the search chooses.
  */
 static int zd_xpick(void *arg, const struct zd_explore_point *p)
 {
 	struct zd_xexec *x = arg;
+	uint64_t key;
 
 	zd_check_step(x->run.w, false);
+	key = zd_xstate_key(x, p);
+	if (key)
+		zd_xsearch_note_state(x->search, key);
 	return zd_xsearch_pick(x->search, p);
 }
 
@@ -131,6 +260,18 @@ static void zd_xthr_set_result(struct zd_xthr *t, const char *name, int64_t v)
 		t->results[t->nr_results++] = (struct zd_result){name, v};
 }
 
+/*
+ * The first scheduling point of every statement of a thread body (but
+ * `expect result`, which reads only the thread's own results): taking the
+ * run lock. Until the lock is taken the thread stands at the statement's
+ * boundary (see zd_xthr_phase).
+ */
+static void zd_xlock(struct zd_xthr *t)
+{
+	zd_mutex_lock(&t->x->lock);
+	t->at_boundary = false;
+}
+
 /* A statement of a thread body that acts: as zd_run_action, on the thread itself. */
 static void zd_xthr_action(struct zd_xthr *t, const struct zd_stmt *st)
 {
@@ -144,7 +285,7 @@ static void zd_xthr_action(struct zd_xthr *t, const struct zd_stmt *st)
 	}
 	e->run = run;
 	e->st = st;
-	zd_mutex_lock(&t->x->lock);
+	zd_xlock(t);
 	ret = zd_exec_prepare(run, e);
 	zd_mutex_unlock(&t->x->lock);
 	if (ret) {
@@ -222,7 +363,7 @@ static void zd_xthr_expect(struct zd_xthr *t, const struct zd_stmt *st)
 			zd_xthr_fail(t, st, "%s", why);
 		return;
 	}
-	zd_mutex_lock(&t->x->lock);
+	zd_xlock(t);
 	if (zd_exec_expect(run, st)) {
 		snprintf(why, sizeof(why), "%.290s", run->reason);
 		zd_mutex_unlock(&t->x->lock);
@@ -237,9 +378,12 @@ static void zd_xthr_main(void *arg)
 	struct zd_xthr *t = arg;
 	size_t i;
 
+	t->started = true;
 	for (i = 0; i < t->th->nr_body && !t->failed && !t->x->stopping; i++) {
 		const struct zd_stmt *st = &t->th->body[i];
 
+		t->next = i;
+		t->at_boundary = true;
 		t->cur = st;
 		zd_trace_mark(t->x->run.w, "%s:%d: [%s] %s", st->file, st->line, t->th->name,
 			      st->text);
@@ -247,8 +391,10 @@ static void zd_xthr_main(void *arg)
 			zd_xthr_action(t, st);
 		else
 			zd_xthr_expect(t, st);
+		t->at_boundary = false;
 	}
 	t->cur = NULL;
+	t->done = true;
 }
 
 static void zd_xexec_fail(struct zd_xexec *x, int line, const char *fmt, ...)
@@ -620,8 +766,11 @@ static void zd_xprogress(const struct zd_run *run, const struct zd_xsearch *s, u
 
 	if (!run->opts->explore_progress)
 		return;
-	fprintf(stderr, "\rexplore: %llu executions, %llu distinct states, %.0f/s%s",
+	fprintf(stderr,
+		"\rexplore: %llu executions, %llu distinct final states, %llu states, %llu cut "
+		"short, %.0f/s%s",
 		(unsigned long long)s->executions, (unsigned long long)states,
+		(unsigned long long)s->nr_visited, (unsigned long long)s->pruned,
 		secs > 0 ? (double)s->executions / secs : 0.0, final ? "\n" : "");
 }
 
@@ -735,8 +884,7 @@ void zd_run_explore(struct zd_run *run, size_t index)
 			break;
 		}
 	} while (zd_xsearch_next(&s));
-	if (last != t0)
-		zd_xprogress(run, &s, states.nr, t0, true);
+	zd_xprogress(run, &s, states.nr, t0, true); /* the totals, with --progress */
 	if (cut)
 		fprintf(stderr,
 			"zonedev: %s:%d: explore stopped after %llu executions (its budget; runs=N "
@@ -747,6 +895,8 @@ void zd_run_explore(struct zd_run *run, size_t index)
 	run->nr_results = 0;
 	zd_results_set(run, "executions", (int64_t)s.executions);
 	zd_results_set(run, "distinct", (int64_t)states.nr);
+	zd_results_set(run, "states", (int64_t)s.nr_visited);
+	zd_results_set(run, "pruned", (int64_t)s.pruned);
 	if (failed && replay) {
 		zd_run_fail(run, st, "explore: %s (schedule=%s)", why, run->opts->schedule);
 	} else if (failed) {
