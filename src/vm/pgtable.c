@@ -98,14 +98,24 @@ static void zd_pt_free(struct zd_world *w, struct zd_pt *pt)
 	zd_kfree(w, pt, sizeof(*pt));
 }
 
+/*
+ * Whether a table maps nothing. Only asked by zd_pt_prune, under mmap_lock
+ * held for writing and for a span no VMA covers: no entry of it can change
+ * meanwhile, so the scan is one scheduling point, not one per entry (512
+ * points that could only multiply the explorer's steps).
+ */
 static bool zd_pt_empty(const struct zd_pt *pt)
 {
+	bool empty = true;
 	unsigned int i;
 
-	for (i = 0; i < ZD_PT_ENTRIES; i++)
+	ZD_SYNC_POINT(ZD_SP_READ, pt);
+	zd_sync_quiet_begin();
+	for (i = 0; i < ZD_PT_ENTRIES && empty; i++)
 		if (zd_pte_read(&pt->e[i]))
-			return false;
-	return true;
+			empty = false;
+	zd_sync_quiet_end();
+	return empty;
 }
 
 /*
