@@ -28,6 +28,7 @@ enum zd_xmode {
 	ZD_XMODE_RANDOM,     /* uniformly random choices, runs executions */
 	ZD_XMODE_PCT,	     /* probabilistic concurrency testing (priorities, change points) */
 	ZD_XMODE_REPLAY,     /* one execution of a given schedule */
+	ZD_XMODE_DPOR,	     /* EXHAUSTIVE with dynamic partial-order reduction (dpor.c) */
 };
 
 /* One choice point as an execution met it. */
@@ -44,6 +45,7 @@ struct zd_xnode {
 	 * thread's next operation at this node.
 	 */
 	uint32_t sleep;
+	uint32_t backtrack; /* DPOR: the threads that must be tried here */
 	int8_t kind[ZD_EXPLORE_MAX_THREADS];
 	const void *addr[ZD_EXPLORE_MAX_THREADS];
 };
@@ -59,6 +61,14 @@ struct zd_xstate {
 	uint32_t sleep;
 	int16_t rem;
 	int8_t cur;
+};
+
+/* DPOR: one operation of an execution (choice or not), in the order they ran. */
+struct zd_xevent {
+	const void *addr;
+	int32_t node; /* the choice node it was chosen at, -1 when no choice was made */
+	int8_t tid;
+	int8_t kind;
 };
 
 struct zd_xsearch {
@@ -78,6 +88,10 @@ struct zd_xsearch {
 	bool asleep;		 /* EXHAUSTIVE: this execution only repeats explored orders */
 	uint64_t redundant;	 /* executions cut short that way */
 	bool oom;
+	/* DPOR: this execution's operations */
+	struct zd_xevent *events;
+	size_t nr_events, cap_events;
+	uint64_t races; /* races found (backtrack points added) */
 	/* State hashing: states met at choice points (see zd_xsearch_note_state) */
 	struct zd_xstate *visited; /* open addressing, power-of-two size */
 	size_t cap_visited, nr_visited;
@@ -110,6 +124,15 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p);
 void zd_xsearch_note_state(struct zd_xsearch *s, uint64_t key);
 /* After an execution: prepare the next one. False when the search is over. */
 bool zd_xsearch_next(struct zd_xsearch *s);
+/*
+ * DPOR: an operation that ran where no choice was made (one runnable thread);
+ * the explorer's note hook. Ignored by the other modes.
+ */
+void zd_xsearch_note(void *arg, int tid, int kind, const void *addr);
+/* DPOR internals (dpor.c): record an event; add the backtrack points of this execution's races. */
+void zd_xdpor_event(struct zd_xsearch *s, int tid, int kind, const void *addr, long node);
+void zd_xdpor_analyse(struct zd_xsearch *s);
+
 /* Preemptions of the last execution. */
 unsigned int zd_xsearch_preemptions(const struct zd_xsearch *s);
 

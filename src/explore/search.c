@@ -58,6 +58,8 @@ void zd_xsearch_free(struct zd_xsearch *s)
 	free(s->nodes);
 	free(s->forced);
 	free(s->visited);
+	free(s->events);
+	s->events = NULL;
 	s->nodes = NULL;
 	s->forced = NULL;
 	s->visited = NULL;
@@ -90,7 +92,9 @@ void zd_xsearch_begin(struct zd_xsearch *s)
 
 	s->executions++;
 	s->diverged = false;
-	if (s->mode != ZD_XMODE_BOUNDED && s->mode != ZD_XMODE_EXHAUSTIVE) {
+	s->nr_events = 0;
+	if (s->mode != ZD_XMODE_BOUNDED && s->mode != ZD_XMODE_EXHAUSTIVE &&
+	    s->mode != ZD_XMODE_DPOR) {
 		horizon = s->nr_nodes > 8 ? s->nr_nodes : 64;
 		s->nr_nodes = 0;
 		s->rng = s->seed * 0x2545f4914f6cdd1dull + s->executions;
@@ -275,7 +279,9 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 
 	s->state_key = 0;
 
-	if ((s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE) && i < s->nr_forced) {
+	if ((s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE ||
+	     s->mode == ZD_XMODE_DPOR) &&
+	    i < s->nr_forced) {
 		nd = &s->nodes[i];
 		if (nd->enabled != p->enabled || !(p->enabled & (1u << nd->chosen))) {
 			/* the model is not deterministic here: follow the new state */
@@ -285,7 +291,11 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 			nd->dflt = (int8_t)dflt;
 			nd->chosen = (int8_t)dflt;
 			nd->tried |= 1u << dflt;
+			nd->backtrack |= 1u << dflt;
 		}
+		if (s->mode == ZD_XMODE_DPOR)
+			zd_xdpor_event(s, nd->chosen, p->pend_kind[nd->chosen],
+				       p->pend_addr[nd->chosen], (long)i);
 		return nd->chosen;
 	}
 	chosen = zd_xsearch_strategy(s, p, dflt);
@@ -307,14 +317,22 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 	nd->enabled = p->enabled;
 	nd->current = (int8_t)p->current;
 	nd->sleep = 0;
-	if (s->mode == ZD_XMODE_EXHAUSTIVE) {
+	if (s->mode == ZD_XMODE_EXHAUSTIVE || s->mode == ZD_XMODE_DPOR) {
 		int t;
 
 		for (t = 0; t < ZD_EXPLORE_MAX_THREADS; t++) {
 			nd->kind[t] = (int8_t)p->pend_kind[t];
 			nd->addr[t] = (p->enabled & (1u << t)) ? p->pend_addr[t] : NULL;
 		}
-		nd->sleep = i ? zd_x_sleep_set(&s->nodes[i - 1]) & p->enabled : 0;
+		/*
+		 * DPOR runs without sleep sets: a sleeping thread is not run where a
+		 * race asks for it, and the run it would have made is the one that
+		 * reveals the next race (tests/unit/test_explore_dpor.c found the
+		 * order so lost).
+		 */
+		nd->sleep = i && s->mode == ZD_XMODE_EXHAUSTIVE
+				? zd_x_sleep_set(&s->nodes[i - 1]) & p->enabled
+				: 0;
 		if (!(p->enabled & ~nd->sleep))
 			s->asleep = true; /* every order from here was explored */
 		else if (nd->sleep & (1u << chosen))
@@ -334,7 +352,10 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 	nd->dflt = (int8_t)dflt;
 	/* A redundant execution runs to its end but leaves nothing to backtrack to. */
 	nd->tried = s->asleep ? p->enabled : 1u << chosen;
+	nd->backtrack = 1u << chosen;
 	s->nr_nodes = i + 1;
+	if (s->mode == ZD_XMODE_DPOR)
+		zd_xdpor_event(s, chosen, p->pend_kind[chosen], p->pend_addr[chosen], (long)i);
 	return chosen;
 }
 
@@ -356,6 +377,9 @@ static bool zd_xsearch_backtrack(struct zd_xsearch *s)
 	while (i-- > 0) {
 		struct zd_xnode *nd = &s->nodes[i];
 		uint32_t cand = nd->enabled & ~nd->tried & ~nd->sleep;
+
+		if (s->mode == ZD_XMODE_DPOR)
+			cand &= nd->backtrack; /* only the orders a race asked for */
 
 		while (cand) {
 			int t = __builtin_ctz(cand);
@@ -386,6 +410,11 @@ bool zd_xsearch_next(struct zd_xsearch *s)
 			s->pruned++;
 		else if (s->asleep)
 			s->redundant++;
+		return zd_xsearch_backtrack(s);
+	case ZD_XMODE_DPOR:
+		if (s->asleep)
+			s->redundant++;
+		zd_xdpor_analyse(s);
 		return zd_xsearch_backtrack(s);
 	case ZD_XMODE_BOUNDED:
 		if (s->cut)

@@ -63,6 +63,7 @@ struct zd_explorer {
 	unsigned long streak; /* how many in a row */
 	zd_explore_pick_fn pick;
 	zd_explore_switch_fn on_switch;
+	zd_explore_note_fn note;
 	void *arg;
 	bool recording;
 	unsigned int steps;
@@ -138,6 +139,13 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 		free(ex->threads[i]);
 	pthread_mutex_destroy(&ex->lock);
 	free(ex);
+}
+
+void zd_explorer_set_note(struct zd_explorer *ex, zd_explore_note_fn note)
+{
+	pthread_mutex_lock(&ex->lock);
+	ex->note = note;
+	pthread_mutex_unlock(&ex->lock);
 }
 
 void zd_explorer_set_recording(struct zd_explorer *ex, bool on)
@@ -227,8 +235,12 @@ static int zd_x_choose(struct zd_explorer *ex, struct zd_xthread *self, int kind
 			ex->streak = 0;
 		}
 	}
-	if (!(en & (en - 1)) || !ex->recording || !ex->pick)
-		return cur >= 0 ? cur : __builtin_ctz(en);
+	if (!(en & (en - 1)) || !ex->recording || !ex->pick) {
+		t = cur >= 0 ? cur : __builtin_ctz(en);
+		if (ex->recording && ex->note)
+			ex->note(ex->arg, t, ex->threads[t]->pend_kind, ex->threads[t]->pend_addr);
+		return t;
+	}
 	p.step = ex->steps++;
 	p.enabled = en;
 	p.current = cur;

@@ -45,6 +45,12 @@ struct zd_explore_point {
 typedef int (*zd_explore_pick_fn)(void *arg, const struct zd_explore_point *p);
 /* Called by a model thread as it starts running after another one ran. Must not sleep or block. */
 typedef void (*zd_explore_switch_fn)(void *arg, int tid);
+/*
+ * Optional: told every operation that runs where no choice is made (one
+ * runnable thread) while recording: the thread and the kind and object of
+ * the operation it goes on with. Must not sleep.
+ */
+typedef void (*zd_explore_note_fn)(void *arg, int tid, int kind, const void *addr);
 
 struct zd_explorer;
 
@@ -60,6 +66,8 @@ void zd_explorer_destroy(struct zd_explorer *ex);
  * -EINVAL without @ex.
  */
 int zd_task_group_set_explorer(struct zd_task_group *g, struct zd_explorer *ex);
+/* Install the note hook (NULL: none). Before any model thread starts. */
+void zd_explorer_set_note(struct zd_explorer *ex, zd_explore_note_fn note);
 /* While recording, choices go to the pick function; otherwise the current thread goes on. */
 void zd_explorer_set_recording(struct zd_explorer *ex, bool on);
 /* Choices made while recording. */

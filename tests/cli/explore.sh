@@ -88,7 +88,7 @@ expect_rc "sometimes that never holds fails" 1 "$Z" run -q "$tmp/never.zds"
 has "named with the executions" "sometimes \(line 12\) never held in [0-9]+ executions" "$tmp/out"
 
 # modes: random and bounded run and count their executions
-for m in "mode=random runs=20 seed=7" "mode=bounded preemptions=0" "mode=exhaustive runs=30" "mode=pct runs=20 seed=3"; do
+for m in "mode=random runs=20 seed=7" "mode=bounded preemptions=0" "mode=exhaustive runs=30" "mode=pct runs=20 seed=3" "mode=dpor runs=30"; do
 	sed -e "s/^explore\$/explore $m/" -e '/^sometimes result ok=0/d' "$tmp/sometimes.zds" >"$tmp/mode.zds"
 	echo "expect result executions=0" >>"$tmp/mode.zds"
 	expect_rc "explore $m runs" 1 "$Z" run -q "$tmp/mode.zds"
@@ -101,6 +101,15 @@ sed -e 's/^#!buggy //' -e 's/^explore preemptions=1$/explore mode=pct runs=50 se
 expect_rc "mode=pct finds unplug-before-drain" 1 "$Z" run "$tmp/pct.zds"
 s=$(sed -n 's/^schedule=//p' "$tmp/out")
 expect_rc "its schedule ($s) replays the failure" 1 "$Z" replay "$tmp/pct.zds" --schedule="$s"
+
+# DPOR (an addition: exhaustive with dynamic partial-order reduction) finds the split-regime
+# fault-vs-free race, and replays it
+sed -e 's/^#!buggy //' -e 's/^explore preemptions=1$/explore mode=dpor runs=200/' \
+	"$SRC/scenarios/races/private-fault-vs-evict.zds" >"$tmp/dpor.zds"
+expect_rc "mode=dpor finds private-fault-free-race" 1 "$Z" run "$tmp/dpor.zds"
+has "in dpor mode" "dpor mode" "$tmp/out"
+s=$(sed -n 's/^schedule=//p' "$tmp/out")
+expect_rc "its schedule ($s) replays the failure" 1 "$Z" replay "$tmp/dpor.zds" --schedule="$s"
 
 # a budget: runs= caps a bounded search, and the cut is reported on stderr
 sed -e 's/^explore$/explore runs=3/' -e '/^sometimes/d' "$tmp/sometimes.zds" >"$tmp/budget.zds"

@@ -215,6 +215,14 @@ static int zd_xpick(void *arg, const struct zd_explore_point *p)
 	return zd_xsearch_pick(x->search, p);
 }
 
+/* The explorer's note hook (DPOR): an operation that ran where no choice was made. */
+static void zd_xnote(void *arg, int tid, int kind, const void *addr)
+{
+	struct zd_xexec *x = arg;
+
+	zd_xsearch_note(x->search, tid, kind, addr);
+}
+
 /* The explorer's switch hook: attribute what follows to the thread now running. */
 static void zd_xswitch(void *arg, int tid)
 {
@@ -557,6 +565,8 @@ static void zd_xexec_run(struct zd_xexec *x, struct zd_run *main, size_t index,
 	zd_mutex_init(&x->lock);
 	if (search) {
 		x->ex = zd_explorer_create(zd_xpick, zd_xswitch, x);
+		if (x->ex && search->mode == ZD_XMODE_DPOR)
+			zd_explorer_set_note(x->ex, zd_xnote);
 		if (!x->ex) {
 			zd_xexec_fail(x, blk->line, "out of memory");
 			return;
@@ -682,6 +692,8 @@ static const char *zd_xmode_name(enum zd_xmode m)
 		return "pct";
 	case ZD_XMODE_REPLAY:
 		return "replay";
+	case ZD_XMODE_DPOR:
+		return "dpor";
 	}
 	return "?";
 }
@@ -832,6 +844,7 @@ void zd_run_explore(struct zd_run *run, size_t index)
 	mode = xp->mode == ZD_SCR_EXPLORE_EXHAUSTIVE ? ZD_XMODE_EXHAUSTIVE
 	       : xp->mode == ZD_SCR_EXPLORE_RANDOM   ? ZD_XMODE_RANDOM
 	       : xp->mode == ZD_SCR_EXPLORE_PCT	     ? ZD_XMODE_PCT
+	       : xp->mode == ZD_SCR_EXPLORE_DPOR     ? ZD_XMODE_DPOR
 						     : ZD_XMODE_BOUNDED;
 	if (run->opts->schedule) {
 		if (zd_xsearch_init_replay(&s, run->opts->schedule)) {
@@ -885,12 +898,17 @@ void zd_run_explore(struct zd_run *run, size_t index)
 		}
 	} while (zd_xsearch_next(&s));
 	zd_xprogress(run, &s, states.nr, t0, true); /* the totals, with --progress */
-	if (cut)
+	if (cut && s.mode == ZD_XMODE_BOUNDED)
 		fprintf(stderr,
 			"zonedev: %s:%d: explore stopped after %llu executions (its budget; runs=N "
 			"sets it): schedules with %u preemption%s were not all run\n",
 			st->file, st->line, (unsigned long long)s.executions, s.round,
 			s.round == 1 ? "" : "s");
+	else if (cut)
+		fprintf(stderr,
+			"zonedev: %s:%d: explore stopped after %llu executions (its budget; runs=N "
+			"sets it): the %s search was not finished\n",
+			st->file, st->line, (unsigned long long)s.executions, zd_xmode_name(s.mode));
 
 	run->nr_results = 0;
 	zd_results_set(run, "executions", (int64_t)s.executions);

@@ -558,7 +558,7 @@ int read_dump(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __
 
 int read_explore(struct parser *p, struct zd_stmt *st, const struct zd_token *kw __maybe_unused)
 {
-	static const char *const modes[] = {"bounded", "exhaustive", "random", "pct"};
+	static const char *const modes[] = {"bounded", "exhaustive", "random", "pct", "dpor"};
 	static const struct opt_spec specs[] = {
 	    {"mode", OPT_VALUE},
 	    {"preemptions", OPT_VALUE},

@@ -479,6 +479,7 @@ enum zd_scr_explore_mode {
 	ZD_SCR_EXPLORE_EXHAUSTIVE,
 	ZD_SCR_EXPLORE_RANDOM,
 	ZD_SCR_EXPLORE_PCT, /* an addition: probabilistic concurrency testing, depth preemptions+1 */
+	ZD_SCR_EXPLORE_DPOR, /* an addition: exhaustive with dynamic partial-order reduction */
 };
 
 /*
