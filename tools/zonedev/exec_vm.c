@@ -327,11 +327,20 @@ void zd_exec_pattern_bytes(const struct zd_scr_pattern *pat, uint64_t off, unsig
 {
 	size_t j = 0;
 
+	/* a partial word at the start and at the end byte by byte, whole words four at once */
 	while (j < len) {
 		uint64_t b = off + j;
 		uint32_t word = zd_scr_pattern_word(pat, b >> 2);
 		unsigned int k;
 
+		if (!(b & 3) && j + 4 <= len) {
+			buf[j] = (unsigned char)word;
+			buf[j + 1] = (unsigned char)(word >> 8);
+			buf[j + 2] = (unsigned char)(word >> 16);
+			buf[j + 3] = (unsigned char)(word >> 24);
+			j += 4;
+			continue;
+		}
 		for (k = (unsigned int)(b & 3); k < 4 && j < len; k++, j++)
 			buf[j] = (unsigned char)(word >> (8 * k));
 	}
@@ -401,17 +410,25 @@ int zd_exec_pattern_compare(struct zd_exec *e, const unsigned char *buf, const c
 {
 	const struct zd_st_range *r = &e->st->u.range;
 	uint64_t off = r->ref.offset, len = e->len, j, b, wo, wi;
-	unsigned char want;
+	unsigned char want, chunk[512];
 	char where[160];
 
-	for (j = 0; j < len; j++) {
+	/* the expected bytes a chunk at a time; the first differing byte is looked for after */
+	for (j = 0; j < len; j += sizeof(chunk)) {
+		size_t n = len - j < sizeof(chunk) ? (size_t)(len - j) : sizeof(chunk);
+
+		zd_exec_pattern_bytes(&r->pattern, off + j, chunk, n);
+		if (memcmp(chunk, buf + j, n))
+			break;
+	}
+	if (j >= len)
+		return 0;
+	for (;; j++) {
 		b = off + j;
 		want = (unsigned char)(zd_scr_pattern_word(&r->pattern, b >> 2) >> (8 * (b & 3)));
 		if (buf[j] != want)
 			break;
 	}
-	if (j == len)
-		return 0;
 	zd_exec_where(r, where, sizeof(where));
 	wi = b >> 2;
 	wo = wi << 2;
