@@ -205,6 +205,8 @@ bool zd_folio_try_get(struct zd_folio *folio, struct zd_holder h);
 bool zd_folio_ref_try_add(struct zd_folio *folio, int nr, struct zd_holder h);
 void zd_folio_put(struct zd_folio *folio, struct zd_holder h);
 void zd_folio_put_refs(struct zd_folio *folio, int nr, struct zd_holder h);
+/* The put of unpin_user_pages (gup_put_folio of a pin): folio_put_refs on its own path. */
+void zd_folio_unpin_put_refs(struct zd_folio *folio, int nr, struct zd_holder h);
 /*
  * folio_put_testzero (page_ref_dec_and_test): drop one reference and say
  * whether it was the last. Runs no free path: the caller owns a folio that

@@ -88,9 +88,13 @@ static unsigned long zd_gup_leaf_span(const struct zd_folio *folio, unsigned lon
 	return n < nr_left ? n : nr_left;
 }
 
-/* gup_put_folio: undo refs grabs of one folio (refs > 1 only for a large folio). */
+/*
+ * gup_put_folio: undo refs grabs of one folio (refs > 1 only for a large
+ * folio), through the batched release when @batched, as unpin_user_pages
+ * when @unpin.
+ */
 static void zd_gup_put_folio(struct zd_folio *folio, unsigned int flags, int refs,
-			     struct zd_holder h, bool batched)
+			     struct zd_holder h, bool batched, bool unpin)
 {
 	if (flags & ZD_FOLL_PIN) {
 		if (zd_page_test_flag(&folio->page, ZD_PG_zero))
@@ -102,6 +106,8 @@ static void zd_gup_put_folio(struct zd_folio *folio, unsigned int flags, int ref
 	}
 	if (batched)
 		zd_folios_put_refs(&folio, &refs, 1, h);
+	else if (unpin)
+		zd_folio_unpin_put_refs(folio, refs, h);
 	else
 		zd_folio_put_refs(folio, refs, h);
 }
@@ -138,7 +144,7 @@ static void zd_gup_release(struct zd_world *w, const unsigned long *pfns, unsign
 		struct zd_folio *folio = zd_gup_folio_run(w, pfns, i, n, &run);
 
 		if (folio)
-			zd_gup_put_folio(folio, flags, run, h, batched);
+			zd_gup_put_folio(folio, flags, run, h, batched, false);
 	}
 }
 
@@ -160,7 +166,7 @@ void zd_unpin_user_pages(struct zd_world *w, const unsigned long *pfns, unsigned
 			zd_folio_set_flag(folio, ZD_PG_dirty);
 			zd_folio_unlock(folio);
 		}
-		zd_gup_put_folio(folio, ZD_FOLL_PIN, run, h, false);
+		zd_gup_put_folio(folio, ZD_FOLL_PIN, run, h, false, true);
 	}
 }
 
@@ -322,11 +328,11 @@ static int zd_check_and_migrate(struct zd_world *w, unsigned long *pfns, unsigne
 			 * (migrate_longterm_unpinnable_folios).
 			 */
 			zd_folio_get(folio, tmp);
-			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false);
+			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false, false);
 			if (zd_migrate_device_coherent_folio(folio, tmp))
 				ret = -EBUSY;
 		} else {
-			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false);
+			zd_gup_put_folio(folio, ZD_FOLL_PIN, 1, h, false, false);
 		}
 	}
 	return ret ? ret : -EAGAIN;

@@ -29,14 +29,21 @@ bool zd_folio_test_flag(const struct zd_folio *folio, enum zd_pageflags bit);
 void zd_folio_set_flag(struct zd_folio *folio, enum zd_pageflags bit);
 void zd_folio_clear_flag(struct zd_folio *folio, enum zd_pageflags bit);
 
+/* Which put path dropped a reference (the museum's bugs skip hooks on some of them). */
+enum zd_put_path {
+	ZD_PUT_ONE,   /* folio_put / folio_put_refs */
+	ZD_PUT_BATCH, /* the batched release (release_pages / folios_put_refs) */
+	ZD_PUT_UNPIN, /* unpin_user_pages (gup_put_folio of a pin) */
+};
+
 /*
  * Implemented in src/pgmap/free.c: a ZONE_DEVICE folio of pgmap (read while
- * the reference was held) went from old to new through a put (batched:
- * through the batched release path). Runs the regime's 2 -> 1 and 1 -> 0
- * actions; touches the folio only when one of them applies.
+ * the reference was held) went from old to new through a put on @path.
+ * Runs the regime's 2 -> 1 and 1 -> 0 actions; touches the folio only when
+ * one of them applies.
  */
 void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pgmap, int old,
-			       int new, bool batched);
+			       int new, enum zd_put_path path);
 /* Report use-after-unplug if folio belongs to a pgmap already torn down. */
 bool zd_folio_check_unplugged(struct zd_folio *folio, const char *what);
 

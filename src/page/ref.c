@@ -161,7 +161,8 @@ bool zd_folio_try_get(struct zd_folio *folio, struct zd_holder h)
  * before the decrement: once our reference is gone, a put that did not free
  * the folio must not touch it (another thread may free and reuse it).
  */
-static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder h, bool batched)
+static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder h,
+				enum zd_put_path path)
 {
 	struct zd_world *w = zd_folio_world(folio);
 	int old = zd_atomic_read_relaxed(&folio->_refcount), new;
@@ -191,7 +192,7 @@ static void zd_folio_put_common(struct zd_folio *folio, int nr, struct zd_holder
 			zd_ram_free_pages_folio(w, folio);
 		return;
 	}
-	zd_zone_device_transition(folio, pgmap, old, new, batched);
+	zd_zone_device_transition(folio, pgmap, old, new, path);
 }
 
 bool zd_folio_put_testzero(struct zd_folio *folio, struct zd_holder h)
@@ -215,12 +216,17 @@ bool zd_folio_put_testzero(struct zd_folio *folio, struct zd_holder h)
 
 void zd_folio_put_refs(struct zd_folio *folio, int nr, struct zd_holder h)
 {
-	zd_folio_put_common(folio, nr, h, false);
+	zd_folio_put_common(folio, nr, h, ZD_PUT_ONE);
+}
+
+void zd_folio_unpin_put_refs(struct zd_folio *folio, int nr, struct zd_holder h)
+{
+	zd_folio_put_common(folio, nr, h, ZD_PUT_UNPIN);
 }
 
 void zd_folio_put(struct zd_folio *folio, struct zd_holder h)
 {
-	zd_folio_put_common(folio, 1, h, false);
+	zd_folio_put_common(folio, 1, h, ZD_PUT_ONE);
 }
 
 void zd_folios_put_refs(struct zd_folio **folios, const int *refs, int nr, struct zd_holder h)
@@ -228,7 +234,7 @@ void zd_folios_put_refs(struct zd_folio **folios, const int *refs, int nr, struc
 	int i;
 
 	for (i = 0; i < nr; i++)
-		zd_folio_put_common(folios[i], refs ? refs[i] : 1, h, true);
+		zd_folio_put_common(folios[i], refs ? refs[i] : 1, h, ZD_PUT_BATCH);
 }
 
 bool zd_folio_ref_freeze(struct zd_folio *folio, int count)

@@ -124,7 +124,7 @@ static void zd_zone_device_zero(struct zd_world *w, struct zd_dev_pagemap *pgmap
 }
 
 void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pgmap, int old,
-			       int new, bool batched)
+			       int new, enum zd_put_path path)
 {
 	const struct zd_type_policy *tp;
 	struct zd_world *w;
@@ -135,10 +135,10 @@ void zd_zone_device_transition(struct zd_folio *folio, struct zd_dev_pagemap *pg
 	w = pgmap->world;
 	tp = zd_policy_type(w->policy, pgmap->type);
 	if (tp->at_one == ZD_ONE_FREE && new == 1 && old > 1) {
-		if (batched && zd_bug_on(w, ZD_BUG_RELEASE_PAGES_DEVMAP))
+		if (path == ZD_PUT_BATCH && zd_bug_on(w, ZD_BUG_RELEASE_PAGES_DEVMAP))
 			return; /* BUG(release-pages-devmap): the batched path skips the hook */
-		if (batched && zd_bug_on(w, ZD_BUG_FSDAX_MISSED_WAKE))
-			return; /* BUG(fsdax-missed-wake): this put path skips the devmap hook */
+		if (path != ZD_PUT_ONE && zd_bug_on(w, ZD_BUG_FSDAX_MISSED_WAKE))
+			return; /* BUG(fsdax-missed-wake): these put paths skip the devmap hook */
 	} else if (new != 0) {
 		return;
 	}
