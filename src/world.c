@@ -134,6 +134,7 @@ void zd_world_destroy(struct zd_world *w)
 	if (!w)
 		return;
 	zd_check_step_enable(w, false);
+	w->dying = true;
 	zd_vm_exit(w); /* processes first: their mappings hold device pages */
 	zd_pgmap_registry_exit(w);
 	while (w->nr_cleanups) {

@@ -61,6 +61,12 @@ struct zd_world {
 	uint64_t seed;
 	bool track_holders;
 	struct zd_step_log *step; /* step checks on (src/check/step.c), or NULL */
+	/*
+	 * zd_world_destroy is tearing the world down: its owner guarantees no
+	 * other user, so no RCU reader can be inside its tables and teardown
+	 * skips the grace periods (an explorer destroys a world per execution).
+	 */
+	bool dying;
 	unsigned long bugs; /* bit (1 << enum zd_bug) */
 	int nr_pgmaps_ever; /* regime and bugs are fixed once a device exists */
 

@@ -123,7 +123,8 @@ int zd_rangetab_remove(struct zd_world *w, struct zd_rangetab *t, unsigned long 
 	}
 	zd_rcu_assign_pointer(t->arr, new);
 	zd_mutex_unlock(&t->lock);
-	zd_synchronize_rcu();
+	if (!w->dying)
+		zd_synchronize_rcu();
 	zd_kfree(w, old, zd_rangetab_bytes(nr));
 	return 0;
 }

@@ -645,6 +645,7 @@ static void zd_xexec_run(struct zd_xexec *x, struct zd_run *main, size_t index,
 	zd_check_step(x->run.w, true);
 	zd_check_step_enable(x->run.w, false);
 	zd_audit(x->run.w);
+	x->run.audited = true; /* the checks below read it until one of them acts */
 	if (zd_violation_count(x->run.w) > nviol) {
 		const struct zd_violation *v = zd_violation_get(x->run.w, nviol);
 

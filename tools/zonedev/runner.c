@@ -190,6 +190,7 @@ void zd_run_action(struct zd_run *run, const struct zd_stmt *st)
 	const char *what = NULL;
 	int err;
 
+	run->audited = false;
 	if (!e) {
 		zd_run_fail(run, st, "out of memory");
 		return;

@@ -103,6 +103,12 @@ struct zd_run {
 	int nr_results;
 	struct zd_pending *pending;
 	size_t thread_pending; /* explore: thread statements still blocked at the end */
+	/*
+	 * explore: the audit has just run and nothing has acted since, so
+	 * `clean` and `violation` checks read its findings instead of auditing
+	 * again (an action clears it).
+	 */
+	bool audited;
 	bool failed;
 	char reason[512];
 	int fail_line;
