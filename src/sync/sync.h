@@ -228,6 +228,12 @@ static inline void zd_smp_mb(void)
 			__atomic_store_n(&(x), 1, __ATOMIC_RELAXED);                               \
 	} while (0)
 #define ZD_MARK_TEST(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/*
+ * A read by an observer that is no scheduling point by design (a quiet
+ * section's walk: the state digest, a scan under a lock that keeps the word
+ * still): no hook call per word.
+ */
+#define ZD_READ_QUIET(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 
 /* Loads and stores that order what they publish (page-table entries). */
 #define ZD_LOAD_ACQUIRE(x)                                                                         \

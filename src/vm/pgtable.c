@@ -112,7 +112,7 @@ static bool zd_pt_empty(const struct zd_pt *pt)
 	ZD_SYNC_POINT(ZD_SP_READ, pt);
 	zd_sync_quiet_begin();
 	for (i = 0; i < ZD_PT_ENTRIES && empty; i++)
-		if (zd_pte_read(&pt->e[i]))
+		if (ZD_READ_QUIET(pt->e[i]))
 			empty = false;
 	zd_sync_quiet_end();
 	return empty;
@@ -219,7 +219,7 @@ static void zd_pt_hash(struct zd_pt *pt, struct zd_state_hash *h)
 
 	zd_state_hash_u64(h, pt->level);
 	for (i = 0; i < ZD_PT_ENTRIES; i++) {
-		zd_pte_t e = zd_pte_read(&pt->e[i]);
+		zd_pte_t e = ZD_READ_QUIET(pt->e[i]);
 
 		if (!e)
 			continue;
