@@ -131,7 +131,7 @@ void zd_state_hash_ptr(struct zd_state_hash *h, const void *p)
  */
 static void zd_sh_page(struct zd_state_hash *h, const struct zd_page *pg)
 {
-	unsigned long flags = zd_atomic_ulong_read_relaxed(&pg->flags) & ~ZD_PAGE_WORLD_MASK;
+	unsigned long flags = zd_atomic_ulong_read_quiet(&pg->flags) & ~ZD_PAGE_WORLD_MASK;
 	uintptr_t mapping = (uintptr_t)pg->mapping;
 
 	zd_state_hash_u64(h, flags);
@@ -149,8 +149,8 @@ static void zd_sh_page(struct zd_state_hash *h, const struct zd_page *pg)
 	}
 	zd_state_hash_u64(h, pg->index);
 	zd_state_hash_u64(h, pg->private);
-	zd_state_hash_u64(h, (uint64_t)(int64_t)zd_atomic_read_relaxed(&pg->_mapcount));
-	zd_state_hash_u64(h, (uint64_t)(int64_t)zd_atomic_read_relaxed(&pg->_refcount));
+	zd_state_hash_u64(h, (uint64_t)(int64_t)zd_atomic_read_quiet(&pg->_mapcount));
+	zd_state_hash_u64(h, (uint64_t)(int64_t)zd_atomic_read_quiet(&pg->_refcount));
 	zd_state_hash_u64(h, pg->pfn);
 }
 
@@ -205,7 +205,7 @@ static void zd_sh_memmap(struct zd_state_hash *h, struct zd_memmap_range *r)
 	for (pfn = r->start_pfn; pfn < r->start_pfn + r->nr_pages; pfn++) {
 		struct zd_folio *f = zd_memmap_folio(r, pfn);
 
-		if (f && zd_atomic_read_relaxed(&f->_refcount) > 0) {
+		if (f && zd_atomic_read_quiet(&f->_refcount) > 0) {
 			zd_state_hash_u64(h, pfn);
 			zd_sh_data(h, r, pfn);
 		}

@@ -460,11 +460,11 @@ void zd_ram_state_hash(struct zd_world *w, struct zd_state_hash *h)
 			zd_state_hash_u64(h, pg->pfn);
 		for (i = first; i < first + n; i++) {
 			struct zd_page *page = &r->pages[i];
-			unsigned long fl = zd_atomic_ulong_read_relaxed(&page->flags);
+			unsigned long fl = zd_atomic_ulong_read_quiet(&page->flags);
 
 			if (fl & (1ul << ZD_PG_buddy))
 				continue;
-			zd_state_hash_pfn(h, i, zd_atomic_read_relaxed(&page->_refcount) > 0 ||
+			zd_state_hash_pfn(h, i, zd_atomic_read_quiet(&page->_refcount) > 0 ||
 							zd_page_is_tail(page));
 		}
 	}

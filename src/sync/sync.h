@@ -234,6 +234,14 @@ static inline void zd_smp_mb(void)
  * still): no hook call per word.
  */
 #define ZD_READ_QUIET(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+static inline int zd_atomic_read_quiet(const zd_atomic_t *v)
+{
+	return atomic_load_explicit(&((zd_atomic_t *)v)->counter, memory_order_acquire);
+}
+static inline unsigned long zd_atomic_ulong_read_quiet(const zd_atomic_ulong_t *v)
+{
+	return atomic_load_explicit(&((zd_atomic_ulong_t *)v)->counter, memory_order_acquire);
+}
 
 /* Loads and stores that order what they publish (page-table entries). */
 #define ZD_LOAD_ACQUIRE(x)                                                                         \
