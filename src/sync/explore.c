@@ -16,6 +16,7 @@
  * switch. ex->last is only touched on the OS thread running the fibers.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "explore.h"
@@ -51,8 +52,31 @@ struct zd_xthread {
 	void *arg;
 };
 
+/*
+ * The explorer's lock, a test-and-set word. In practice only the OS thread
+ * running the exploration takes it (model threads are its fibers, and none
+ * switches while holding it), but a wake may come from another thread, so
+ * it stays a real lock. A pthread mutex, taken and dropped at every
+ * scheduling point, cost a tenth of a race execution.
+ */
+struct zd_xlock {
+	_Atomic int v;
+};
+
+static inline void zd_xlock_lock(struct zd_xlock *l)
+{
+	while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		while (atomic_load_explicit(&l->v, memory_order_relaxed))
+			sched_yield();
+}
+
+static inline void zd_xlock_unlock(struct zd_xlock *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
 struct zd_explorer {
-	pthread_mutex_t lock;
+	struct zd_xlock lock;
 	struct zd_fiber *sched; /* the scheduler's context while zd__explore_run() runs */
 	void *sched_self;	/* and the thread-local state it had, restored on return to it */
 	struct zd_task *sched_task;
@@ -89,7 +113,7 @@ struct zd_explorer *zd_explorer_create(zd_explore_pick_fn pick, zd_explore_switc
 
 	if (!ex)
 		return NULL;
-	pthread_mutex_init(&ex->lock, NULL);
+	atomic_init(&ex->lock.v, 0);
 	ex->last = -1;
 	ex->streak_id = -1;
 	ex->pick = pick;
@@ -110,7 +134,7 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 
 	if (!ex)
 		return;
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	for (i = 0; i < ex->nthreads; i++) {
 		if (ex->threads[i]->state != ZD_X_DONE) {
 			/*
@@ -121,11 +145,11 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 			for (i = 0; i < ex->nthreads; i++)
 				if (ex->threads[i]->state != ZD_X_DONE)
 					zd_fiber_abandon(ex->threads[i]->fiber);
-			pthread_mutex_unlock(&ex->lock);
+			zd_xlock_unlock(&ex->lock);
 			return;
 		}
 	}
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	pthread_mutex_lock(&zd_explorers_lock);
 	for (pp = &zd_explorers; *pp; pp = &(*pp)->next) {
 		if (*pp == ex) {
@@ -137,31 +161,30 @@ void zd_explorer_destroy(struct zd_explorer *ex)
 	pthread_mutex_unlock(&zd_explorers_lock);
 	for (i = 0; i < ex->nthreads; i++)
 		free(ex->threads[i]);
-	pthread_mutex_destroy(&ex->lock);
 	free(ex);
 }
 
 void zd_explorer_set_note(struct zd_explorer *ex, zd_explore_note_fn note)
 {
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	ex->note = note;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 }
 
 void zd_explorer_set_recording(struct zd_explorer *ex, bool on)
 {
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	ex->recording = on;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 }
 
 unsigned int zd_explorer_steps(struct zd_explorer *ex)
 {
 	unsigned int n;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	n = ex->steps;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	return n;
 }
 
@@ -169,9 +192,9 @@ unsigned long zd_explorer_points(struct zd_explorer *ex)
 {
 	unsigned long n;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	n = ex->points;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	return n;
 }
 
@@ -297,10 +320,10 @@ static int zd_x_handover(struct zd_explorer *ex, struct zd_xthread *self, int ne
 	struct zd_fiber *to = zd_x_fiber(ex, next);
 
 	ex->last = self->id;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	zd_fiber_switch(self->fiber, to);
 	zd_x_resumed(ex, self);
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	return ex->last;
 }
 
@@ -313,13 +336,13 @@ void zd__explore_point(int kind, const void *addr)
 	if (!x || x->quiet)
 		return;
 	ex = x->ex;
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	x->pend_kind = kind;
 	x->pend_addr = addr;
 	next = zd_x_choose(ex, x, kind, addr);
 	if (next != x->id)
 		last = zd_x_handover(ex, x, next);
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	if (last != -2)
 		zd_x_switched(x, last);
 }
@@ -360,7 +383,7 @@ void zd__explore_block(const void *var, const char *what)
 	int next, last;
 
 	zd__task_sleep_begin(x->task, what, false);
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	x->state = ZD_X_WAITING;
 	x->wait_var = var;
 	/* What it does once woken (re-check a condition, take a lock) is not known. */
@@ -368,7 +391,7 @@ void zd__explore_block(const void *var, const char *what)
 	x->pend_addr = NULL;
 	next = zd_x_choose(ex, x, ZD_SP_WAIT, var);
 	last = zd_x_handover(ex, x, next);
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	zd_x_switched(x, last);
 }
 
@@ -377,7 +400,7 @@ static void zd_x_wake(struct zd_explorer *ex, const void *var, bool all)
 {
 	int i;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	for (i = 0; i < ex->nthreads; i++) {
 		struct zd_xthread *t = ex->threads[i];
 
@@ -387,7 +410,7 @@ static void zd_x_wake(struct zd_explorer *ex, const void *var, bool all)
 			zd__task_wake(t->task);
 		}
 	}
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 }
 
 /* zd__explore_wake - every model thread waiting on @var becomes runnable. */
@@ -425,7 +448,7 @@ struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task
 	struct zd_xthread *x = NULL;
 	int i;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	for (i = 0; i < ex->nthreads; i++) {
 		if (ex->threads[i]->state == ZD_X_DONE) {
 			x = ex->threads[i];
@@ -455,16 +478,16 @@ struct zd_xthread *zd__explore_thread_new(struct zd_explorer *ex, struct zd_task
 	x->pend_kind = ZD_SP_ANY;
 	x->pend_addr = x;
 out:
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	return x;
 }
 
 /* A model thread could not be started after all: it will never run. */
 void zd__explore_thread_abort(struct zd_xthread *x)
 {
-	pthread_mutex_lock(&x->ex->lock);
+	zd_xlock_lock(&x->ex->lock);
 	x->state = ZD_X_DONE;
-	pthread_mutex_unlock(&x->ex->lock);
+	zd_xlock_unlock(&x->ex->lock);
 }
 
 /* Last thing on a model thread: done, hand the CPU on for good. */
@@ -474,12 +497,12 @@ static __attribute__((noreturn)) void zd_x_thread_end(struct zd_xthread *x)
 	struct zd_fiber *self = x->fiber;
 	int next;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	x->state = ZD_X_DONE;
 	next = zd_x_choose(ex, x, ZD_SP_ANY, NULL);
 	ex->last = x->id;
 	x->fiber = NULL; /* the slot may be reused; the fiber is recycled by the next context */
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	zd_fiber_exit(self, zd_x_fiber(ex, next));
 }
 
@@ -507,9 +530,9 @@ int zd__explore_thread_spawn(struct zd_xthread *x, void (*fn)(void *arg), void *
 	f = zd_fiber_new(zd_x_thread_main, x);
 	if (!f)
 		return errno ? errno : ENOMEM;
-	pthread_mutex_lock(&x->ex->lock);
+	zd_xlock_lock(&x->ex->lock);
 	x->fiber = f;
-	pthread_mutex_unlock(&x->ex->lock);
+	zd_xlock_unlock(&x->ex->lock);
 	return 0;
 }
 
@@ -526,7 +549,7 @@ void zd__explore_run(struct zd_explorer *ex)
 	int next;
 
 	zd_fiber_thread_init(&self);
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	ex->sched = &self;
 	ex->sched_self = zd__explore_self;
 	ex->sched_task = zd_current_task();
@@ -534,13 +557,13 @@ void zd__explore_run(struct zd_explorer *ex)
 		next = zd_x_choose(ex, NULL, ZD_SP_ANY, NULL);
 		if (next < 0)
 			break;
-		pthread_mutex_unlock(&ex->lock);
+		zd_xlock_unlock(&ex->lock);
 		zd_fiber_switch(&self, zd_x_fiber(ex, next));
 		zd_x_resumed(ex, NULL);
-		pthread_mutex_lock(&ex->lock);
+		zd_xlock_lock(&ex->lock);
 	}
 	ex->sched = NULL;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 }
 /* ---- RCU under explore: read sections are counters, a grace period a wait ---- */
 
@@ -568,11 +591,11 @@ static bool zd_x_rcu_readers(struct zd_xthread *self)
 	bool any = false;
 	int i;
 
-	pthread_mutex_lock(&ex->lock);
+	zd_xlock_lock(&ex->lock);
 	for (i = 0; i < ex->nthreads; i++)
 		if (ex->threads[i] != self && ex->threads[i]->rcu_depth)
 			any = true;
-	pthread_mutex_unlock(&ex->lock);
+	zd_xlock_unlock(&ex->lock);
 	return any;
 }
 
