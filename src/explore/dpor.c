@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * zonedev explore: dynamic partial-order reduction (Flanagan and Godefroid,
- * POPL 2005) for the DPOR mode, on top of the exhaustive DFS and its sleep
- * sets. An execution records every operation it runs (the chosen thread's
+ * POPL 2005) for the DPOR mode, on the exhaustive DFS without its sleep
+ * sets (with them a sleeping thread is not run where a race asks for it,
+ * and the run it would have made is the one that reveals the next race:
+ * tests/unit/test_explore_dpor.c found an order so lost). An execution records every operation it runs (the chosen thread's
  * next operation at each choice point, and the operations run where only
  * one thread could go on, which the explorer's note hook reports). After the
  * execution, each operation is checked for a race with an earlier operation
@@ -13,8 +15,7 @@
  * the backtrack set of the choice point just before the earlier one (or, if
  * that thread could not run there, every thread that could): the search
  * then tries that order too. Choice points where no race asks for another
- * order are not branched at all, which is where DPOR saves executions over
- * sleep sets alone.
+ * order are not branched at all.
  *
  * Happens-before is tracked with vector clocks over event indices: a
  * thread's clock says, for every thread, the last of its operations known
@@ -94,7 +95,6 @@ static void zd_xdpor_backtrack(struct zd_xsearch *s, int32_t n, int t)
 		nd->backtrack |= 1u << t;
 	else
 		nd->backtrack |= nd->enabled;
-	s->races++;
 }
 
 /*
@@ -113,14 +113,6 @@ static uint32_t zd_xdpor_dep(struct zd_xdpor *d, struct zd_xobj *o, int q, int k
 	if (kind != ZD_SP_READ && o->last_read[q] > j)
 		j = o->last_read[q];
 	return j;
-}
-
-/* Whether operations (@k1, @a1) and (@k2, @a2) are dependent (as the sleep sets judge them). */
-static bool zd_xdpor_dependent(int k1, const void *a1, int k2, const void *a2)
-{
-	if (!a1 || !a2)
-		return true;
-	return a1 == a2 && (k1 != ZD_SP_READ || k2 != ZD_SP_READ);
 }
 
 /*
@@ -150,8 +142,11 @@ void zd_xdpor_analyse(struct zd_xsearch *s)
 	d.objs = calloc(d.cap, sizeof(*d.objs));
 	d.ec = malloc((n ? n : 1) * (size_t)d.nt * sizeof(uint32_t));
 	next = malloc((n ? n : 1) * sizeof(*next));
-	if (!d.objs || !d.ec || !next) {
-		/* no analysis: try every order at every node, as plain exhaustive search */
+	if (s->oom || !d.objs || !d.ec || !next) {
+		/*
+		 * No analysis (out of memory now, or events were lost): try every
+		 * order at every node, as a search without reduction.
+		 */
 		for (i = 0; i < s->nr_nodes; i++)
 			s->nodes[i].backtrack = s->nodes[i].enabled;
 		goto out;
@@ -194,7 +189,7 @@ void zd_xdpor_analyse(struct zd_xsearch *s)
 			if (q == p || nxt[q] < 0)
 				continue;
 			w = &s->events[nxt[q]];
-			if (zd_xdpor_dependent(e->kind, e->addr, w->kind, w->addr) &&
+			if (!zd_xop_independent(e->kind, e->addr, w->kind, w->addr) &&
 			    d.vc[q][p] <= i)
 				zd_xdpor_backtrack(s, e->node, q);
 		}

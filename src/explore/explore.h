@@ -87,11 +87,10 @@ struct zd_xsearch {
 	bool diverged;		 /* a forced choice was not runnable (nondeterminism) */
 	bool asleep;		 /* EXHAUSTIVE: this execution only repeats explored orders */
 	uint64_t redundant;	 /* executions cut short that way */
-	bool oom;
+	bool oom; /* a node or an event could not be recorded (DPOR then reduces nothing) */
 	/* DPOR: this execution's operations */
 	struct zd_xevent *events;
 	size_t nr_events, cap_events;
-	uint64_t races; /* races found (backtrack points added) */
 	/* State hashing: states met at choice points (see zd_xsearch_note_state) */
 	struct zd_xstate *visited; /* open addressing, power-of-two size */
 	size_t cap_visited, nr_visited;
@@ -129,6 +128,12 @@ bool zd_xsearch_next(struct zd_xsearch *s);
  * the explorer's note hook. Ignored by the other modes.
  */
 void zd_xsearch_note(void *arg, int tid, int kind, const void *addr);
+/*
+ * Two next operations commute when they touch different objects or both only
+ * read one; an unknown object (NULL) commutes with nothing. The sleep sets
+ * and DPOR judge dependence by this alone.
+ */
+bool zd_xop_independent(int k1, const void *a1, int k2, const void *a2);
 /* DPOR internals (dpor.c): record an event; add the backtrack points of this execution's races. */
 void zd_xdpor_event(struct zd_xsearch *s, int tid, int kind, const void *addr, long node);
 void zd_xdpor_analyse(struct zd_xsearch *s);

@@ -85,6 +85,13 @@ static uint64_t zd_rng_next(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* The depth-first modes: they replay the previous execution's prefix and backtrack. */
+static bool zd_xsearch_dfs(const struct zd_xsearch *s)
+{
+	return s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE ||
+	       s->mode == ZD_XMODE_DPOR;
+}
+
 void zd_xsearch_begin(struct zd_xsearch *s)
 {
 	unsigned int i;
@@ -93,8 +100,7 @@ void zd_xsearch_begin(struct zd_xsearch *s)
 	s->executions++;
 	s->diverged = false;
 	s->nr_events = 0;
-	if (s->mode != ZD_XMODE_BOUNDED && s->mode != ZD_XMODE_EXHAUSTIVE &&
-	    s->mode != ZD_XMODE_DPOR) {
+	if (!zd_xsearch_dfs(s)) {
 		horizon = s->nr_nodes > 8 ? s->nr_nodes : 64;
 		s->nr_nodes = 0;
 		s->rng = s->seed * 0x2545f4914f6cdd1dull + s->executions;
@@ -197,7 +203,7 @@ static bool zd_xstate_visit(struct zd_xsearch *s, const struct zd_xnode *nd,
  * data-race free (every shared access is a sync operation or protected by
  * one), so an operation's object stands for its whole step.
  */
-static bool zd_x_independent(int k1, const void *a1, int k2, const void *a2)
+bool zd_xop_independent(int k1, const void *a1, int k2, const void *a2)
 {
 	if (!a1 || !a2)
 		return false;
@@ -221,7 +227,7 @@ static uint32_t zd_x_sleep_set(const struct zd_xnode *pr)
 	for (m = cand; m; m &= m - 1) {
 		int u = __builtin_ctz(m);
 
-		if (zd_x_independent(pr->kind[u], pr->addr[u], pr->kind[c], pr->addr[c]))
+		if (zd_xop_independent(pr->kind[u], pr->addr[u], pr->kind[c], pr->addr[c]))
 			sl |= 1u << u;
 	}
 	return sl;
@@ -279,9 +285,7 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 
 	s->state_key = 0;
 
-	if ((s->mode == ZD_XMODE_BOUNDED || s->mode == ZD_XMODE_EXHAUSTIVE ||
-	     s->mode == ZD_XMODE_DPOR) &&
-	    i < s->nr_forced) {
+	if (zd_xsearch_dfs(s) && i < s->nr_forced) {
 		nd = &s->nodes[i];
 		if (nd->enabled != p->enabled || !(p->enabled & (1u << nd->chosen))) {
 			/* the model is not deterministic here: follow the new state */
@@ -317,22 +321,14 @@ int zd_xsearch_pick(void *arg, const struct zd_explore_point *p)
 	nd->enabled = p->enabled;
 	nd->current = (int8_t)p->current;
 	nd->sleep = 0;
-	if (s->mode == ZD_XMODE_EXHAUSTIVE || s->mode == ZD_XMODE_DPOR) {
+	if (s->mode == ZD_XMODE_EXHAUSTIVE) {
 		int t;
 
 		for (t = 0; t < ZD_EXPLORE_MAX_THREADS; t++) {
 			nd->kind[t] = (int8_t)p->pend_kind[t];
 			nd->addr[t] = (p->enabled & (1u << t)) ? p->pend_addr[t] : NULL;
 		}
-		/*
-		 * DPOR runs without sleep sets: a sleeping thread is not run where a
-		 * race asks for it, and the run it would have made is the one that
-		 * reveals the next race (tests/unit/test_explore_dpor.c found the
-		 * order so lost).
-		 */
-		nd->sleep = i && s->mode == ZD_XMODE_EXHAUSTIVE
-				? zd_x_sleep_set(&s->nodes[i - 1]) & p->enabled
-				: 0;
+		nd->sleep = i ? zd_x_sleep_set(&s->nodes[i - 1]) & p->enabled : 0;
 		if (!(p->enabled & ~nd->sleep))
 			s->asleep = true; /* every order from here was explored */
 		else if (nd->sleep & (1u << chosen))
@@ -412,8 +408,6 @@ bool zd_xsearch_next(struct zd_xsearch *s)
 			s->redundant++;
 		return zd_xsearch_backtrack(s);
 	case ZD_XMODE_DPOR:
-		if (s->asleep)
-			s->redundant++;
 		zd_xdpor_analyse(s);
 		return zd_xsearch_backtrack(s);
 	case ZD_XMODE_BOUNDED:

@@ -51,49 +51,44 @@ static void apply(uint64_t *val, uint64_t *acc, int t, int i, const struct op *o
 	}
 }
 
+struct run {
+	const struct prog *pr;
+	int pc[NT];
+	uint64_t val[NOBJ + NT * NOPS], acc[NT];
+};
+
+static bool run_next(void *arg, int t, int *kind, const void **addr)
+{
+	struct run *r = arg;
+
+	if (t >= r->pr->nt || r->pc[t] >= r->pr->nops[t])
+		return false;
+	*kind = r->pr->ops[t][r->pc[t]].kind;
+	*addr = op_addr(&r->pr->ops[t][r->pc[t]]);
+	return true;
+}
+
+static void run_step(void *arg, int t)
+{
+	struct run *r = arg;
+
+	apply(r->val, r->acc, t, r->pc[t], &r->pr->ops[t][r->pc[t]]);
+	r->pc[t]++;
+}
+
 /* One execution under @s; returns a digest of the final state. */
 static uint64_t run_once(struct zd_xsearch *s, const struct prog *pr)
 {
-	uint64_t val[NOBJ + NT * NOPS] = {0}, acc[NT] = {0}, h = 1469598103934665603ull;
-	int pc[NT] = {0}, cur = -1, t, step = 0;
+	struct run r = {.pr = pr};
+	struct zd_test_xsim sim = {NT, run_next, run_step, NULL, &r};
+	uint64_t h = 1469598103934665603ull;
+	int t;
 
-	zd_xsearch_begin(s);
-	for (;;) {
-		struct zd_explore_point p;
-		uint32_t en = 0;
-
-		memset(&p, 0, sizeof(p));
-		for (t = 0; t < pr->nt; t++) {
-			if (pc[t] < pr->nops[t]) {
-				en |= 1u << t;
-				p.pend_kind[t] = pr->ops[t][pc[t]].kind;
-				p.pend_addr[t] = op_addr(&pr->ops[t][pc[t]]);
-			}
-		}
-		if (!en)
-			break;
-		if (cur >= 0 && !(en & (1u << cur)))
-			cur = -1;
-		if (en & (en - 1)) {
-			p.step = (unsigned int)step++;
-			p.enabled = en;
-			p.current = cur;
-			p.kind = cur >= 0 ? p.pend_kind[cur] : 0;
-			p.addr = cur >= 0 ? p.pend_addr[cur] : NULL;
-			t = zd_xsearch_pick(s, &p);
-		} else {
-			t = __builtin_ctz(en);
-			zd_xsearch_note(s, t, p.pend_kind[t], p.pend_addr[t]);
-		}
-		assert_true(en & (1u << t));
-		apply(val, acc, t, pc[t], &pr->ops[t][pc[t]]);
-		pc[t]++;
-		cur = t;
-	}
+	zd_test_xrun(s, &sim);
 	for (t = 0; t < NOBJ; t++)
-		h = (h ^ val[t]) * 1099511628211ull;
+		h = (h ^ r.val[t]) * 1099511628211ull;
 	for (t = 0; t < pr->nt; t++)
-		h = (h ^ acc[t]) * 1099511628211ull;
+		h = (h ^ r.acc[t]) * 1099511628211ull;
 	return h;
 }
 

@@ -40,53 +40,54 @@ static int nops(const struct prog *pr, int t)
 	return n;
 }
 
+struct run {
+	const struct prog *pr;
+	int pc[NT];
+	uint64_t v;
+};
+
+static bool run_next(void *arg, int t, int *kind, const void **addr)
+{
+	struct run *r = arg;
+
+	if (r->pc[t] >= nops(r->pr, t))
+		return false;
+	*kind = ZD_SP_RMW;
+	*addr = &shared_obj;
+	return true;
+}
+
+static void run_step(void *arg, int t)
+{
+	struct run *r = arg;
+
+	if (r->pr->op[t][r->pc[t]] == ADD)
+		r->v += 1;
+	else
+		r->v = 5 * r->v + (uint64_t)t + 1;
+	r->pc[t]++;
+}
+
+/* The state: every thread's position and the value. */
+static uint64_t run_key(void *arg)
+{
+	struct run *r = arg;
+	uint64_t key = 1;
+	int t;
+
+	for (t = 0; t < NT; t++)
+		key = mix(key, (uint64_t)r->pc[t]);
+	return mix(key, r->v);
+}
+
 /* One execution; returns the final value. @hash: tell the search each state. */
 static uint64_t run_once(struct zd_xsearch *s, const struct prog *pr, bool hash)
 {
-	int pc[NT] = {0}, cur = -1, t, step = 0;
-	uint64_t v = 0;
+	struct run r = {.pr = pr};
+	struct zd_test_xsim sim = {NT, run_next, run_step, hash ? run_key : NULL, &r};
 
-	zd_xsearch_begin(s);
-	for (;;) {
-		struct zd_explore_point p;
-		uint32_t en = 0;
-		uint64_t key = 1;
-
-		memset(&p, 0, sizeof(p));
-		for (t = 0; t < NT; t++) {
-			key = mix(key, (uint64_t)pc[t]);
-			if (pc[t] < nops(pr, t)) {
-				en |= 1u << t;
-				p.pend_kind[t] = ZD_SP_RMW;
-				p.pend_addr[t] = &shared_obj;
-			}
-		}
-		key = mix(key, v);
-		if (!en)
-			break;
-		if (cur >= 0 && !(en & (1u << cur)))
-			cur = -1;
-		if (en & (en - 1)) {
-			p.step = (unsigned int)step++;
-			p.enabled = en;
-			p.current = cur;
-			p.kind = ZD_SP_RMW;
-			p.addr = &shared_obj;
-			if (hash)
-				zd_xsearch_note_state(s, key);
-			t = zd_xsearch_pick(s, &p);
-		} else {
-			t = __builtin_ctz(en);
-		}
-		assert_true(en & (1u << t));
-		if (pr->op[t][pc[t]] == ADD)
-			v += 1;
-		else
-			v = 5 * v + (uint64_t)t + 1;
-		pc[t]++;
-		cur = t;
-	}
-	return v;
+	zd_test_xrun(s, &sim);
+	return r.v;
 }
 
 struct outcome {

@@ -20,45 +20,39 @@ struct prog {
 	int kind[NT][NOPS];
 };
 
+struct run {
+	const struct prog *pr;
+	int pc[NT];
+	unsigned int order, pos;
+};
+
+static bool run_next(void *arg, int t, int *kind, const void **addr)
+{
+	struct run *r = arg;
+
+	if (r->pc[t] >= NOPS)
+		return false;
+	*kind = r->pr->kind[t][r->pc[t]];
+	*addr = r->pr->obj[t][r->pc[t]];
+	return true;
+}
+
+static void run_step(void *arg, int t)
+{
+	struct run *r = arg;
+
+	r->order |= (unsigned int)t << r->pos++;
+	r->pc[t]++;
+}
+
 /* One execution of @pr under @s; returns the final order as a bitmask of who ran each step. */
 static unsigned int run_once(struct zd_xsearch *s, const struct prog *pr)
 {
-	int pc[NT] = {0}, cur = -1, t, step = 0;
-	unsigned int order = 0, pos = 0;
+	struct run r = {.pr = pr};
+	struct zd_test_xsim sim = {NT, run_next, run_step, NULL, &r};
 
-	zd_xsearch_begin(s);
-	for (;;) {
-		struct zd_explore_point p;
-		uint32_t en = 0;
-
-		memset(&p, 0, sizeof(p));
-		for (t = 0; t < NT; t++) {
-			if (pc[t] < NOPS) {
-				en |= 1u << t;
-				p.pend_kind[t] = pr->kind[t][pc[t]];
-				p.pend_addr[t] = pr->obj[t][pc[t]];
-			}
-		}
-		if (!en)
-			break;
-		if (cur >= 0 && !(en & (1u << cur)))
-			cur = -1;
-		if (en & (en - 1)) {
-			p.step = (unsigned int)step++;
-			p.enabled = en;
-			p.current = cur;
-			p.kind = cur >= 0 ? pr->kind[cur][pc[cur]] : 0;
-			p.addr = cur >= 0 ? pr->obj[cur][pc[cur]] : NULL;
-			t = zd_xsearch_pick(s, &p);
-		} else {
-			t = __builtin_ctz(en);
-		}
-		assert_true(en & (1u << t));
-		order |= (unsigned int)t << pos++;
-		pc[t]++;
-		cur = t;
-	}
-	return order;
+	zd_test_xrun(s, &sim);
+	return r.order;
 }
 
 /* Executions of a whole search, and how many distinct orders they ran. */
